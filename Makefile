@@ -1,0 +1,47 @@
+# Two commands on a fresh clone: `make demo` and `make test`. Both create .venv on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# uv is installed inside .venv by pip, so a clone needs nothing but Python 3.11+ and make.
+UV_VERSION := 0.13.9
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+export UV_PYTHON_DOWNLOADS := never
+# Dagster reads dagster.yaml from DAGSTER_HOME; runs from the CLI, the tests and the UI share one instance.
+export DAGSTER_HOME := $(CURDIR)
+export DAGSTER_DATA_DIR := $(CURDIR)/data/dagster
+export DAGSTER_DISABLE_TELEMETRY := 1
+
+.PHONY: demo test dev install clean-data lock
+
+$(BIN)/.installed: pyproject.toml uv.lock
+	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required" or 0)'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	@# --inexact keeps uv itself, which is not a project dependency, in the environment.
+	@$(BIN)/uv sync --locked --inexact --extra test --python $(BIN)/python --quiet
+	@touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	@mkdir -p data/landing data/dagster
+	@if [ -z "$$(ls -A data/landing 2>/dev/null)" ]; then \
+		echo "Landing zone is empty: generating the default synthetic Online Retail files"; \
+		$(BIN)/retail-pipeline generate --out data/landing; \
+	fi
+	@$(BIN)/retail-pipeline run --landing data/landing --lakehouse data/lakehouse
+
+test: install
+	@mkdir -p data/dagster
+	$(BIN)/python -m pytest -n 2 -q
+
+dev: install
+	@mkdir -p data/dagster
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+lock:
+	uv lock
+
+clean-data:
+	rm -rf data/landing data/lakehouse data/dagster

@@ -1,0 +1,130 @@
+"""Delta tables of the lakehouse: where they live and how a day range of one is read or replaced.
+
+Tables live at ``<root>/<layer>/<table>``. Daily tables are overwritten by predicate on their business-date
+column, ``[start, end)``, so a range run replaces exactly its days and nothing else (the official polars
+Delta IO manager reads only the first day of a range and rejects range writes: see DESIGN.md). Daily tables
+are physically partitioned by month (``_month``): ~300 date directories would cost seconds and memory per
+write, while a month bounds the files a one-day overwrite has to rewrite.
+"""
+
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+
+MONTH_COLUMN = "_month"
+DEFAULT_LAKEHOUSE = "data/lakehouse"
+
+
+class MissingTableError(RuntimeError):
+    """A table was read before anything wrote it."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """Business dates ``[start, end)``."""
+
+    start: date
+    end: date
+
+    def predicate(self, column: str) -> str:
+        return f"{column} >= '{self.start.isoformat()}' AND {column} < '{self.end.isoformat()}'"
+
+    def expr(self, column: str | pl.Expr) -> pl.Expr:
+        value = pl.col(column) if isinstance(column, str) else column
+        return (value >= self.start) & (value < self.end)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    uri: str
+    version: int
+    rows: int
+
+
+class Lakehouse(dg.ConfigurableResource):
+    """The root of the Delta tables: a local path (default ``data/lakehouse``) or an object-store URI."""
+
+    root: str = DEFAULT_LAKEHOUSE
+
+    def uri(self, table: str) -> str:
+        if "://" in self.root:
+            return f"{self.root.rstrip('/')}/{table}"
+        return str(Path(self.root).resolve() / table)
+
+    def exists(self, table: str) -> bool:
+        return DeltaTable.is_deltatable(self.uri(table))
+
+    def version(self, table: str) -> int:
+        return DeltaTable(self.uri(table)).version()
+
+    def scan(self, table: str, date_column: str | None = None, window: Window | None = None) -> pl.LazyFrame:
+        """A lazy scan of ``table``, restricted to ``window`` of ``date_column`` when given."""
+        uri = self.uri(table)
+        if not self.exists(table):
+            raise MissingTableError(
+                f"Delta table {table!r} does not exist yet (looked at {uri}): materialise it first."
+            )
+        frame = pl.scan_delta(uri)
+        if MONTH_COLUMN in frame.collect_schema().names():
+            if window is not None:
+                # Filtering the partition column too lets the scan skip whole months.
+                frame = frame.filter(
+                    (pl.col(MONTH_COLUMN) >= _month(window.start)) & (pl.col(MONTH_COLUMN) <= _month(window.end))
+                )
+            frame = frame.drop(MONTH_COLUMN)
+        if window is not None and date_column is not None:
+            frame = frame.filter(window.expr(date_column))
+        return frame
+
+    def read(self, table: str, date_column: str | None = None, window: Window | None = None) -> pl.DataFrame:
+        return self.scan(table, date_column, window).collect()
+
+    def write(
+        self,
+        table: str,
+        frame: pl.DataFrame,
+        date_column: str | None = None,
+        window: Window | None = None,
+    ) -> WriteResult:
+        """Replace the whole table, or only the days of ``window`` when it is a daily table."""
+        uri = self.uri(table)
+        if date_column is None:
+            write_deltalake(uri, frame.to_arrow(), mode="overwrite", schema_mode="overwrite")
+            return WriteResult(uri, DeltaTable(uri).version(), frame.height)
+
+        if window is not None:
+            outside = frame.filter(~window.expr(date_column)).height
+            if outside:
+                raise ValueError(
+                    f"{outside} rows of {table!r} have {date_column} outside the partitions being written "
+                    f"[{window.start}, {window.end}); refusing to write them"
+                )
+        frame = frame.with_columns(pl.col(date_column).dt.truncate("1mo").alias(MONTH_COLUMN))
+        if window is None or not DeltaTable.is_deltatable(uri):
+            # First write (or a deliberate full rewrite): creates the table with its schema, even with 0 rows.
+            write_deltalake(uri, frame.to_arrow(), mode="overwrite", partition_by=[MONTH_COLUMN])
+        else:
+            write_deltalake(
+                uri,
+                frame.to_arrow(),
+                mode="overwrite",
+                predicate=window.predicate(date_column),
+                partition_by=[MONTH_COLUMN],
+            )
+        return WriteResult(uri, DeltaTable(uri).version(), frame.height)
+
+
+def _month(day: date) -> date:
+    return day.replace(day=1)
+
+
+def lakehouse_from_env() -> Lakehouse:
+    """The lakehouse of ``RETAIL_LAKEHOUSE_URI`` (default ``data/lakehouse``), resolved now."""
+    return Lakehouse(root=os.environ.get("RETAIL_LAKEHOUSE_URI", DEFAULT_LAKEHOUSE))

@@ -1,0 +1,257 @@
+"""The landing zone and its manifest: which files exist, what they hold, and which of them count.
+
+The landing zone is the source of truth (DESIGN.md "Landing"). Landing lists the files, reads only the ones
+that are new or changed (by path, size and mtime), and resolves each file's status:
+
+- ``active``: its rows belong in bronze;
+- ``duplicate``: byte-identical to an earlier file (any name); it adds nothing;
+- ``missing``: it was landed once and is gone; its rows leave bronze when one of its dates is rebuilt;
+- ``rejected``: it cannot be read as an Online Retail export; ``reason`` says why, nothing of it lands.
+
+The manifest never claims rows are in bronze: bronze's own ``_file_sha256`` column says that.
+"""
+
+
+import hashlib
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from retail_pipeline.parsing import parse_timestamp
+from retail_pipeline.schemas import BUSINESS_COLUMNS, HEADER_VARIANTS, LANDED_FILES, conform
+
+DEFAULT_LANDING = "data/landing"
+SUPPORTED_SUFFIXES = (".csv",)
+# Names that mean "still being written": the next listing will see the final name.
+_IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload")
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+class LandingError(ValueError):
+    """A landing file that cannot be read as an Online Retail export; the message names the file."""
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """One landing file's records as the strings found, with our column names and record numbers."""
+
+    path: str
+    sha256: str
+    format: str
+    records: pl.DataFrame  # BUSINESS_COLUMNS + _extra + _source_row, all strings but _source_row
+
+
+def decode(data: bytes) -> tuple[bytes, str]:
+    """UTF-8 bytes of a file that may be UTF-8 (with or without BOM) or cp1252, and the encoding found.
+
+    polars reads only UTF-8, and its ``utf8-lossy`` would turn cp1252's ``£`` into a replacement character.
+    """
+    if data.startswith(_UTF8_BOM):
+        data = data[len(_UTF8_BOM) :]
+    try:
+        data.decode("utf-8")
+        return data, "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252").encode("utf-8"), "cp1252"
+    except UnicodeDecodeError as exc:
+        raise LandingError(f"neither UTF-8 nor cp1252 (undecodable byte at offset {exc.start})") from exc
+
+
+def map_header(columns: list[str]) -> tuple[str, dict[str, str], list[str]]:
+    """The header variant of ``columns``, the renaming to our names, and the extra columns."""
+    stripped = [c.strip() for c in columns]
+    best_missing: dict[str, list[str]] = {}
+    for variant, mapping in HEADER_VARIANTS.items():
+        missing = [name for name in mapping if name not in stripped]
+        if not missing:
+            rename = {raw: mapping[raw.strip()] for raw in columns if raw.strip() in mapping}
+            extras = [raw for raw in columns if raw.strip() not in mapping]
+            return variant, rename, extras
+        best_missing[variant] = missing
+    closest = min(best_missing, key=lambda v: len(best_missing[v]))
+    raise LandingError(
+        f"unknown header {stripped}: closest is {closest} (HEADER_VARIANTS), "
+        f"which lacks columns {best_missing[closest]}"
+    )
+
+
+def parse_csv(path: str, data: bytes) -> RawFile:
+    """Read one CSV landing file (RFC 4180 quoting, any accepted encoding) into its raw records."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    utf8, encoding = decode(data)
+    try:
+        frame = pl.read_csv(io.BytesIO(utf8), infer_schema=False, has_header=True, raise_if_empty=False)
+    except pl.exceptions.PolarsError as exc:
+        raise LandingError(f"not a readable CSV: {exc}") from exc
+    if not frame.columns:
+        raise LandingError("empty file (no header)")
+    variant, rename, extras = map_header(frame.columns)
+    extra = pl.struct(extras).struct.json_encode() if extras else pl.lit(None, pl.String)
+    records = frame.select(
+        *[pl.col(raw).alias(ours) for raw, ours in rename.items()],
+        extra.alias("_extra"),
+    ).with_row_index("_source_row", offset=1)
+    records = records.select(*BUSINESS_COLUMNS, "_extra", pl.col("_source_row").cast(pl.Int64))
+    return RawFile(path=path, sha256=sha256, format=f"csv/{variant}/{encoding}", records=records)
+
+
+def place_rows(records: pl.LazyFrame, start: date, end: date) -> pl.LazyFrame:
+    """Add ``_partition_date``: the row's business date, or, when that date is unparseable or outside
+    ``[start, end)``, the earliest placeable date of its file, so silver can quarantine it there."""
+    business_date = parse_timestamp(pl.col("invoice_ts")).dt.date()
+    placeable = pl.when((business_date >= start) & (business_date < end)).then(business_date)
+    return records.with_columns(pl.coalesce(placeable, placeable.min()).alias("_partition_date"))
+
+
+class LandingZone(dg.ConfigurableResource):
+    """The folder shops drop their exports into (``RETAIL_LANDING_DIR``, default ``data/landing``)."""
+
+    root: str = DEFAULT_LANDING
+
+    def list_files(self) -> pl.DataFrame:
+        """Every candidate file under the root: relative path, size and modification time."""
+        root = Path(self.root)
+        rows = []
+        if root.is_dir():
+            for file in sorted(root.rglob("*")):
+                rel = file.relative_to(root)
+                if not file.is_file() or _ignored(rel):
+                    continue
+                stat = file.stat()
+                rows.append(
+                    {
+                        "path": rel.as_posix(),
+                        "size_bytes": stat.st_size,
+                        "mtime": datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc),
+                    }
+                )
+        return pl.DataFrame(rows, schema={n: LANDED_FILES[n] for n in ("path", "size_bytes", "mtime")})
+
+    def read(self, path: str) -> RawFile:
+        """The raw records of one landing file; ``LandingError`` names the file and what is wrong."""
+        if not path.lower().endswith(SUPPORTED_SUFFIXES):
+            raise LandingError(f"{path}: unsupported file type (expected {', '.join(SUPPORTED_SUFFIXES)})")
+        try:
+            data = (Path(self.root) / path).read_bytes()
+            return parse_csv(path, data)
+        except LandingError as exc:
+            raise LandingError(f"{path}: {exc}") from exc
+
+    def probe(self, paths: list[str], start: date, end: date) -> pl.DataFrame:
+        """What each file holds: sha256, format, rows and business dates, or the reason it is rejected."""
+        probes = []
+        for path in paths:
+            try:
+                raw = self.read(path)
+            except (LandingError, OSError) as exc:
+                probes.append({"path": path, "reason": str(exc)})
+                continue
+            dates = (
+                place_rows(raw.records.lazy(), start, end)
+                .select(pl.col("_partition_date").drop_nulls().unique().sort())
+                .collect()
+                .to_series()
+            )
+            probes.append(
+                {
+                    "path": path,
+                    "sha256": raw.sha256,
+                    "format": raw.format,
+                    "rows": raw.records.height,
+                    "business_dates": dates.to_list(),
+                    "reason": None
+                    if len(dates) or raw.records.height == 0
+                    else f"{path}: no row has a business date in [{start}, {end}) that can be parsed",
+                }
+            )
+        schema = {n: LANDED_FILES[n] for n in ("path", "sha256", "format", "rows", "business_dates", "reason")}
+        return pl.DataFrame(probes, schema=schema)
+
+
+def _ignored(rel: Path) -> bool:
+    name = rel.name
+    return (
+        any(part.startswith(".") for part in rel.parts)
+        or name.startswith("~$")
+        or name.lower().endswith(_IN_PROGRESS_SUFFIXES)
+    )
+
+
+def files_to_probe(listing: pl.DataFrame, previous: pl.DataFrame) -> list[str]:
+    """Paths that are new or whose size or mtime changed since the previous manifest."""
+    known = previous.select("path", "size_bytes", "mtime")
+    return listing.join(known, on=["path", "size_bytes", "mtime"], how="anti")["path"].sort().to_list()
+
+
+def resolve_manifest(
+    listing: pl.DataFrame, previous: pl.DataFrame, probes: pl.DataFrame, now: datetime
+) -> pl.DataFrame:
+    """The new manifest from the files listed now, the previous manifest and fresh probes of changed files.
+
+    Unchanged files keep what was learnt about them (and their ``first_seen``); among byte-identical files
+    the first seen (then the first path) is ``active`` and the others are its duplicates; files that were
+    landed and are gone are ``missing``.
+    """
+    carried = ("sha256", "format", "rows", "business_dates", "reason", "first_seen")
+    unchanged = listing.join(
+        previous.select("path", "size_bytes", "mtime", *carried), on=["path", "size_bytes", "mtime"], how="inner"
+    )
+    fresh = listing.join(probes, on="path", how="inner").with_columns(
+        pl.lit(now).cast(LANDED_FILES["first_seen"]).alias("first_seen")
+    )
+    current = (
+        pl.concat([unchanged, fresh.select(unchanged.columns)], how="vertical_relaxed")
+        .lazy()
+        .with_columns(
+            pl.col("business_dates").list.min().alias("min_date"),
+            pl.col("business_dates").list.max().alias("max_date"),
+        )
+        # The first seen copy of a content is the original; later copies are its duplicates.
+        .sort("first_seen", "path")
+        .with_columns(pl.col("path").first().over("sha256").alias("_original"))
+        .with_columns(
+            pl.when(pl.col("reason").is_not_null())
+            .then(pl.lit("rejected"))
+            .when(pl.col("_original") != pl.col("path"))
+            .then(pl.lit("duplicate"))
+            .otherwise(pl.lit("active"))
+            .alias("status"),
+        )
+        .with_columns(
+            pl.when(pl.col("status") == "duplicate").then(pl.col("_original")).alias("duplicate_of"),
+        )
+    )
+    gone = (
+        previous.lazy()
+        .join(listing.lazy().select("path"), on="path", how="anti")
+        .with_columns(
+            pl.lit("missing").alias("status"),
+            pl.lit(None, pl.String).alias("duplicate_of"),
+            pl.lit("no longer in the landing zone").alias("reason"),
+        )
+    )
+    return pl.concat([conform(current, LANDED_FILES), conform(gone, LANDED_FILES)]).sort("path").collect()
+
+
+def land(zone: LandingZone, previous: pl.DataFrame, start: date, end: date, now: datetime) -> pl.DataFrame:
+    """List the landing zone, read what is new or changed, and return the new manifest."""
+    listing = zone.list_files()
+    probes = zone.probe(files_to_probe(listing, previous), start, end)
+    return resolve_manifest(listing, previous, probes, now)
+
+
+def to_bronze(raw: RawFile, start: date, end: date, ingested_at: datetime, run_id: str) -> pl.LazyFrame:
+    """Bronze rows of one file: its records as found, placed in their partitions, with lineage columns."""
+    return place_rows(raw.records.lazy(), start, end).with_columns(
+        pl.lit(raw.path).alias("_source_file"),
+        pl.lit(raw.sha256).alias("_file_sha256"),
+        pl.lit(raw.format).alias("_format"),
+        pl.lit(ingested_at).alias("_ingested_at"),
+        pl.lit(run_id).alias("_run_id"),
+    )

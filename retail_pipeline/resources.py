@@ -1,0 +1,19 @@
+"""The resources of the graph, configured from environment variables with local defaults."""
+
+from __future__ import annotations
+
+import os
+
+from retail_pipeline.io_manager import DeltaIOManager
+from retail_pipeline.lakehouse import DEFAULT_LAKEHOUSE, Lakehouse
+from retail_pipeline.landing import DEFAULT_LANDING, LandingZone
+
+
+def build_resources(landing: str | None = None, lakehouse: str | None = None) -> dict:
+    """``RETAIL_LANDING_DIR`` and ``RETAIL_LAKEHOUSE_URI`` unless given; defaults under ``data/``."""
+    house = Lakehouse(root=lakehouse or os.environ.get("RETAIL_LAKEHOUSE_URI", DEFAULT_LAKEHOUSE))
+    return {
+        "lakehouse": house,
+        "landing": LandingZone(root=landing or os.environ.get("RETAIL_LANDING_DIR", DEFAULT_LANDING)),
+        "io_manager": DeltaIOManager(lakehouse=house),
+    }
