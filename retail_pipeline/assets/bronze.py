@@ -19,7 +19,7 @@ MANIFEST = "bronze/landed_files"
 
 
 @dg.asset(key=["bronze", "landed_files"], group_name="bronze", kinds={"delta", "polars"})
-def landed_files(context: dg.AssetExecutionContext, landing: LandingZone, lakehouse: Lakehouse) -> pl.DataFrame:
+def landed_files(context: dg.AssetExecutionContext, landing: LandingZone, lakehouse: Lakehouse) -> pl.LazyFrame:
     """The manifest of the landing zone: one row per file ever landed, with its size, mtime, sha256, format,
     business dates, and status (active, duplicate, missing, rejected with a reason)."""
     previous = lakehouse.read(MANIFEST) if lakehouse.exists(MANIFEST) else empty(LANDED_FILES)
@@ -38,7 +38,7 @@ def landed_files(context: dg.AssetExecutionContext, landing: LandingZone, lakeho
             "active_rows": int(manifest.filter(pl.col("status") == "active")["rows"].sum()),
         }
     )
-    return manifest
+    return manifest.lazy()
 
 
 def active_files(manifest: pl.LazyFrame, window: Window) -> pl.DataFrame:
@@ -61,7 +61,7 @@ def active_files(manifest: pl.LazyFrame, window: Window) -> pl.DataFrame:
     group_name="bronze",
     kinds={"delta", "polars"},
 )
-def transactions(context: dg.AssetExecutionContext, manifest: pl.LazyFrame, landing: LandingZone) -> pl.DataFrame:
+def transactions(context: dg.AssetExecutionContext, manifest: pl.LazyFrame, landing: LandingZone) -> pl.LazyFrame:
     """Raw transaction records of each business date: every field as the string found in the file, with
     lineage (source file, record number, file sha256, format, ingestion time, run id). A partition holds
     exactly the rows of the active landing files that contain its date."""
@@ -81,11 +81,11 @@ def transactions(context: dg.AssetExecutionContext, manifest: pl.LazyFrame, land
         parts.append(rows.filter(window.expr("_partition_date")))
     frame = conform(pl.concat(parts), BRONZE_TRANSACTIONS).collect() if parts else empty(BRONZE_TRANSACTIONS)
     context.add_output_metadata({"files_read": len(parts)})
-    return frame
+    return frame.lazy()
 
 
 @dg.asset(key=["bronze", "fx_rates"], group_name="bronze", kinds={"delta", "polars"})
-def fx_rates(context: dg.AssetExecutionContext) -> pl.DataFrame:
+def fx_rates(context: dg.AssetExecutionContext) -> pl.LazyFrame:
     """Euro foreign exchange reference rates of the ECB as published (EUR base, business days only), one
     row per date and currency, with the source that served them."""
     rates, sha256 = read_bundled_ecb_rates()
@@ -97,17 +97,17 @@ def fx_rates(context: dg.AssetExecutionContext) -> pl.DataFrame:
             "last_fixing": str(rates["rate_date"].max()),
         }
     )
-    return rates.with_columns(
+    return rates.lazy().with_columns(
         pl.lit(datetime.now(timezone.utc)).alias("_fetched_at"), pl.lit(context.run_id).alias("_run_id")
     )
 
 
 @dg.asset(key=["bronze", "countries"], group_name="bronze", kinds={"delta", "polars"})
-def countries(context: dg.AssetExecutionContext) -> pl.DataFrame:
+def countries(context: dg.AssetExecutionContext) -> pl.LazyFrame:
     """ISO 3166-1 countries (alpha-2, alpha-3, names) with their UN region and continent, as the source
     gave them."""
     frame = read_bundled_countries()
     context.add_output_metadata({"source": frame["source_name"].first()})
-    return frame.with_columns(
+    return frame.lazy().with_columns(
         pl.lit(datetime.now(timezone.utc)).alias("_fetched_at"), pl.lit(context.run_id).alias("_run_id")
     )

@@ -18,10 +18,10 @@ from retail_pipeline.transforms import gold
     group_name="gold",
     kinds={"delta", "polars"},
 )
-def daily_sales(silver: pl.LazyFrame) -> pl.DataFrame:
+def daily_sales(silver: pl.LazyFrame) -> pl.LazyFrame:
     """Sales KPIs per business date and country: gross, product, cancelled and net revenue in GBP, EUR and
     USD, orders, customers, lines, units and average order value."""
-    return gold.daily_sales(silver).collect()
+    return gold.daily_sales(silver)
 
 
 @dg.asset(
@@ -30,9 +30,9 @@ def daily_sales(silver: pl.LazyFrame) -> pl.DataFrame:
     group_name="gold",
     kinds={"delta", "polars"},
 )
-def monthly_kpis(context: dg.AssetExecutionContext, silver: pl.LazyFrame) -> pl.DataFrame:
+def monthly_kpis(context: dg.AssetExecutionContext, silver: pl.LazyFrame) -> pl.LazyFrame:
     """Sales KPIs per calendar month over the whole history: revenue (gross, product, cancelled, net) in
     GBP, EUR and USD, orders, customers, lines, units and average order value."""
     frame = gold.monthly_kpis(silver).collect()
     context.add_output_metadata({"gross_revenue_gbp_total": float(frame["gross_revenue_gbp"].sum())})
-    return frame
+    return frame.lazy()

@@ -17,11 +17,11 @@ from retail_pipeline.transforms.silver import build_silver
     group_name="silver",
     kinds={"delta", "polars"},
 )
-def fx_daily(fx_rates: pl.LazyFrame) -> pl.DataFrame:
+def fx_daily(fx_rates: pl.LazyFrame) -> pl.LazyFrame:
     """GBP->EUR and GBP->USD for every calendar day: the last ECB fixing on or before the day (weekends and
     holidays carry the previous fixing, never an interpolation), USD crossed through EUR."""
     _, end = partition_bounds()
-    return build_fx_daily(fx_rates, end=end)
+    return build_fx_daily(fx_rates, end=end).lazy()
 
 
 @dg.asset(
@@ -30,10 +30,10 @@ def fx_daily(fx_rates: pl.LazyFrame) -> pl.DataFrame:
     group_name="silver",
     kinds={"delta", "polars"},
 )
-def dim_country(countries: pl.LazyFrame) -> pl.DataFrame:
+def dim_country(countries: pl.LazyFrame) -> pl.LazyFrame:
     """Country lookup: one row per country name as shops write it (normalised ``country_key``) with its ISO
     alpha-2/alpha-3 codes, name, UN region and continent; shop aliases (EIRE, RSA, USA...) included."""
-    return build_dim_country(countries)
+    return build_dim_country(countries).lazy()
 
 
 @dg.multi_asset(
@@ -92,4 +92,4 @@ def silver_transactions(
     context.add_output_metadata(
         {f"reason_{code}": n for code, n in by_reason.iter_rows()}, output_name="quarantine"
     )
-    return result.transactions, result.quarantine, stats
+    return result.transactions.lazy(), result.quarantine.lazy(), stats.lazy()

@@ -1,0 +1,301 @@
+"""Countries: ISO 3166-1 reference rows (bronze/countries) and the shop-name lookup (silver/dim_country).
+
+Offline by default: ISO codes and names come from ``pycountry``; the UN region (e.g. "Northern Europe")
+and continent come from the data file bundled with ``country_converter`` (coco). We read coco's
+``country_data.tsv`` directly with polars instead of calling ``coco.CountryConverter()``: under pandas 3
+coco's constructor crashes (Namibia's ISO2 ``NA`` is read as a missing value and breaks its regex
+compile). Reading the file as text, with no null markers but the empty string, keeps ``NA`` a string.
+
+Shops do not write ISO names ("EIRE", "RSA", "USA", "Channel Islands"), so ``silver/dim_country`` is a
+lookup keyed by a normalised name: every ISO name, official name, common name and code, plus an explicit
+alias table (:data:`COUNTRY_ALIASES`) for the names shops use, including names that have no ISO code.
+Join a transaction's country through :func:`normalise_country_key` to ``country_key``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from pathlib import Path
+
+import polars as pl
+import pycountry
+
+COUNTRY_SOURCE_BUNDLE = "iso_bundle"
+
+COCO_PACKAGE = "country_converter"
+COCO_DATA_FILE = "country_data.tsv"
+
+COUNTRIES_SCHEMA: dict[str, pl.DataType] = {
+    "alpha_2": pl.String(),
+    "alpha_3": pl.String(),
+    "numeric": pl.String(),
+    "name": pl.String(),
+    "official_name": pl.String(),
+    "common_name": pl.String(),
+    "un_region": pl.String(),
+    "continent": pl.String(),
+    "source": pl.String(),
+    "source_name": pl.String(),
+}
+
+DIM_COUNTRY_SCHEMA: dict[str, pl.DataType] = {
+    "country_key": pl.String(),
+    "country_iso2": pl.String(),
+    "country_iso3": pl.String(),
+    "country_name": pl.String(),
+    "region": pl.String(),
+    "continent": pl.String(),
+    "match": pl.String(),
+}
+
+MATCH_ISO_NAME = "iso_name"
+MATCH_ALIAS = "alias"
+MATCH_NO_ISO = "no_iso"
+
+# Names shops write that the ISO rows do not spell (or spell differently), mapped to ISO alpha-2.
+# None means "a real value with no ISO code": its region/continent come from NO_ISO_REGIONS /
+# NO_ISO_CONTINENTS. Keys are matched after normalise_country_key, so case and spacing do not matter.
+# An alias wins over an ISO name that normalises to the same key: this table is the human decision.
+COUNTRY_ALIASES: dict[str, str | None] = {
+    # Names found in the UCI Online Retail (I and II) datasets.
+    "EIRE": "IE",
+    "RSA": "ZA",
+    "USA": "US",
+    "UK": "GB",
+    "Great Britain": "GB",
+    "Czech Republic": "CZ",  # ISO short name is "Czechia"
+    "Korea": "KR",  # the shops mean South Korea; ISO says "Korea, Republic of"
+    "Hong Kong": "HK",
+    "Channel Islands": None,  # Jersey (JE) and Guernsey (GG) together: no single code
+    "European Community": None,  # a bloc, not a country
+    "Unspecified": None,
+    "West Indies": None,  # several Caribbean states and territories
+    # Other common shop spellings.
+    "U.K.": "GB",
+    "England": "GB",
+    "Scotland": "GB",
+    "Wales": "GB",
+    "Northern Ireland": "GB",
+    "U.S.A.": "US",
+    "United States of America": "US",
+    "Ireland (EIRE)": "IE",
+    "Republic of Ireland": "IE",
+    "South Africa (RSA)": "ZA",
+    "Holland": "NL",
+    "The Netherlands": "NL",
+    "Russia": "RU",
+    "Turkey": "TR",  # ISO short name is "Türkiye" since 2022
+    "Czech Rep.": "CZ",
+    "Republic of Korea": "KR",
+    "Macau": "MO",
+    "Ivory Coast": "CI",
+    "Cote d'Ivoire": "CI",
+    "Curacao": "CW",
+    "Reunion": "RE",
+    "UAE": "AE",
+    "KSA": "SA",
+}
+
+# Region kept for the names without an ISO code (None: not known / not one region).
+NO_ISO_REGIONS: dict[str, str | None] = {
+    "Channel Islands": "Northern Europe",  # the UN M49 region of Jersey and Guernsey (coco agrees)
+    "European Community": None,
+    "Unspecified": None,
+    "West Indies": "Caribbean",
+}
+
+# Continent for the names without an ISO code; "European Community" has no region but is in Europe.
+# Continent names follow country_converter's ("America", not "North America").
+NO_ISO_CONTINENTS: dict[str, str | None] = {
+    "Channel Islands": "Europe",
+    "European Community": "Europe",
+    "Unspecified": None,
+    "West Indies": "America",
+}
+
+# Which ISO field a key came from, most trusted first: when two ISO rows produce the same key, the one
+# from the better field wins, then the smaller alpha-2 (deterministic; no such clash exists today).
+_ISO_KEY_FIELDS: tuple[str, ...] = ("name", "common_name", "official_name", "alpha_3", "alpha_2")
+
+
+def normalise_country_key(expr: pl.Expr) -> pl.Expr:
+    """The lookup key of a country name: trimmed, internal whitespace collapsed to one space, lower-case."""
+    return expr.str.strip_chars().str.replace_all(r"\s+", " ").str.to_lowercase()
+
+
+def _source_name() -> str:
+    """Which bundle versions produced the rows, e.g. "pycountry 26.2.16 + country_converter 1.3.2"."""
+    versions = [f"{dist} {importlib.metadata.version(dist)}" for dist in ("pycountry", "country_converter")]
+    return " + ".join(versions)
+
+
+def coco_data_path() -> Path:
+    """Where country_converter's ``country_data.tsv`` is installed, found without importing the package.
+
+    ``importlib.resources.files("country_converter")`` would import it, and its ``__init__`` imports
+    pandas (slow start-up, and the pandas 3 incompatibility above); ``find_spec`` only locates it.
+    """
+    spec = importlib.util.find_spec(COCO_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"{COCO_PACKAGE} is not installed; it provides {COCO_DATA_FILE}")
+    return Path(next(iter(spec.submodule_search_locations))) / COCO_DATA_FILE
+
+
+def read_coco_regions() -> pl.DataFrame:
+    """ISO3 -> UN region and continent from country_converter's bundled TSV (read as text, no pandas).
+
+    No null markers except the empty field, so Namibia's ``NA`` stays a string; quoting is off because
+    the file is plain tab-separated text with no quoting (a stray quote in a name or regex must stay text).
+    """
+    tsv = coco_data_path().read_bytes()
+    return (
+        pl.scan_csv(
+            tsv,
+            separator="\t",
+            infer_schema=False,
+            quote_char=None,
+            null_values=None,
+            empty_string_is_null=True,
+        )
+        .select(
+            pl.col("ISO3").str.strip_chars().alias("alpha_3"),
+            pl.col("UNregion").str.strip_chars().alias("un_region"),
+            pl.col("continent").str.strip_chars().alias("continent"),
+        )
+        .drop_nulls("alpha_3")
+        # coco's ISO3 is unique today; keep the first row anyway so the join below cannot fan out.
+        .unique(subset="alpha_3", keep="first", maintain_order=True)
+        .collect()
+    )
+
+
+def read_bundled_countries() -> pl.DataFrame:
+    """bronze/countries: one row per ISO 3166-1 country (pycountry) with coco's UN region and continent.
+
+    Columns: alpha_2, alpha_3, numeric, name, official_name, common_name, un_region, continent, source
+    ("iso_bundle"), source_name (package versions). All String; official_name, common_name, un_region
+    and continent nullable.
+    Sorted by alpha_2.
+    """
+    # ~249 reference objects, not data rows: a Python loop is the plain way to read them.
+    fields = ("alpha_2", "alpha_3", "numeric", "name", "official_name", "common_name")
+    columns: dict[str, list[str | None]] = {f: [] for f in fields}
+    for country in pycountry.countries:
+        for f in fields:
+            columns[f].append(getattr(country, f, None))
+    iso = pl.LazyFrame(columns, schema={f: pl.String for f in fields})
+
+    return (
+        iso.join(read_coco_regions().lazy(), on="alpha_3", how="left")
+        .with_columns(
+            pl.lit(COUNTRY_SOURCE_BUNDLE, pl.String).alias("source"),
+            pl.lit(_source_name(), pl.String).alias("source_name"),
+        )
+        .select(pl.col(name).cast(dtype) for name, dtype in COUNTRIES_SCHEMA.items())
+        .sort("alpha_2")
+        .collect()
+    )
+
+
+def _alias_frames() -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """(aliases to an ISO code, names with no ISO code) as small frames from the tables above."""
+    coded = {name: iso2 for name, iso2 in COUNTRY_ALIASES.items() if iso2 is not None}
+    no_iso = [name for name, iso2 in COUNTRY_ALIASES.items() if iso2 is None]
+    # Names listed only in NO_ISO_REGIONS are no-ISO names too.
+    no_iso += [name for name in NO_ISO_REGIONS if name not in COUNTRY_ALIASES]
+    aliases = pl.LazyFrame(
+        {"alias_name": list(coded), "alias_iso2": list(coded.values())},
+        schema={"alias_name": pl.String, "alias_iso2": pl.String},
+    )
+    no_iso_frame = pl.LazyFrame(
+        {
+            "country_name": no_iso,
+            "region": [NO_ISO_REGIONS.get(name) for name in no_iso],
+            "continent": [NO_ISO_CONTINENTS.get(name) for name in no_iso],
+        },
+        schema={"country_name": pl.String, "region": pl.String, "continent": pl.String},
+    )
+    return aliases, no_iso_frame
+
+
+def build_dim_country(countries: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+    """silver/dim_country: one row per normalised shop country name (``country_key``).
+
+    ``countries`` is the bronze/countries shape (at least alpha_2, alpha_3, name, official_name,
+    common_name, un_region, continent). Rows come from three places, and when several give the same key
+    the first wins: ``alias`` and ``no_iso`` (the explicit tables), then ``iso_name`` (the ISO row's
+    name, common name, official name, alpha-3, alpha-2, in that order, then the smaller alpha-2).
+
+    Columns: country_key, country_iso2 (nullable), country_iso3 (nullable), country_name (ISO short name,
+    or the shop's spelling for no-ISO names), region (UN region, nullable), continent (nullable),
+    match ("iso_name" | "alias" | "no_iso"). Sorted by country_key.
+
+    Raises ValueError if an alias points to an alpha-2 code that is not in ``countries``.
+    """
+    iso = countries.lazy().select(
+        "alpha_2", "alpha_3", "name", "official_name", "common_name", "un_region", "continent"
+    )
+
+    def iso_columns() -> list[pl.Expr]:
+        return [
+            pl.col("alpha_2").alias("country_iso2"),
+            pl.col("alpha_3").alias("country_iso3"),
+            pl.col("name").alias("country_name"),
+            pl.col("un_region").alias("region"),
+            pl.col("continent"),
+        ]
+
+    # Priority 0 for the explicit tables, 1.. for ISO fields in _ISO_KEY_FIELDS order.
+    iso_keys = [
+        iso.select(
+            normalise_country_key(pl.col(field)).alias("country_key"),
+            *iso_columns(),
+            pl.lit(MATCH_ISO_NAME).alias("match"),
+            pl.lit(rank, pl.Int32).alias("_priority"),
+        )
+        for rank, field in enumerate(_ISO_KEY_FIELDS, start=1)
+    ]
+
+    aliases, no_iso = _alias_frames()
+    alias_keys = aliases.join(iso, left_on="alias_iso2", right_on="alpha_2", how="left").select(
+        normalise_country_key(pl.col("alias_name")).alias("country_key"),
+        # alias_iso2, not alpha_2: a target missing from `countries` keeps its code so it can be reported.
+        pl.col("alias_iso2").alias("country_iso2"),
+        pl.col("alpha_3").alias("country_iso3"),
+        pl.col("name").alias("country_name"),
+        pl.col("un_region").alias("region"),
+        pl.col("continent"),
+        pl.lit(MATCH_ALIAS).alias("match"),
+        pl.lit(0, pl.Int32).alias("_priority"),
+    )
+    no_iso_keys = no_iso.select(
+        normalise_country_key(pl.col("country_name")).alias("country_key"),
+        pl.lit(None, pl.String).alias("country_iso2"),
+        pl.lit(None, pl.String).alias("country_iso3"),
+        "country_name",
+        "region",
+        "continent",
+        pl.lit(MATCH_NO_ISO).alias("match"),
+        pl.lit(0, pl.Int32).alias("_priority"),
+    )
+
+    dim = (
+        pl.concat([alias_keys, no_iso_keys, *iso_keys], how="vertical_relaxed")
+        .filter(pl.col("country_key").is_not_null() & (pl.col("country_key") != ""))
+        # Sorting on every output column makes the survivor deterministic even if `countries` holds
+        # near-duplicate rows (e.g. the same code from two sources).
+        .sort(
+            "country_key", "_priority", "country_iso2", "country_iso3", "country_name", "region", "continent",
+            nulls_last=True,
+        )
+        .unique(subset="country_key", keep="first", maintain_order=True)
+        .select(pl.col(name).cast(dtype) for name, dtype in DIM_COUNTRY_SCHEMA.items())
+        .collect()
+    )
+
+    dangling = dim.filter((pl.col("match") == MATCH_ALIAS) & pl.col("country_iso3").is_null())
+    if dangling.height:
+        pairs = dangling.select(pl.format("{} -> {}", "country_key", "country_iso2")).to_series().to_list()
+        raise ValueError(f"country aliases point to codes missing from the countries table: {pairs}")
+    return dim

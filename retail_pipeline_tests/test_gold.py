@@ -1,0 +1,67 @@
+"""Gold marts on a hand-made silver frame whose answers are worked out by hand below."""
+
+from datetime import date
+
+import polars as pl
+import pytest
+
+from retail_pipeline.schemas import DAILY_SALES, MONTHLY_KPIS
+from retail_pipeline.transforms.gold import daily_sales, monthly_kpis
+
+
+def silver() -> pl.LazyFrame:
+    # invoice, date, country, qty, price, line_type, is_product, customer, eur rate
+    rows = [
+        ("1", date(2011, 1, 3), "United Kingdom", 2, 5.0, "sale", True, "100", 1.2),  # gross 10
+        ("1", date(2011, 1, 3), "United Kingdom", 1, 18.0, "fee", False, "100", 1.2),  # gross 18, not product
+        ("2", date(2011, 1, 3), "United Kingdom", 3, 1.0, "sale", True, None, 1.2),  # gross 3
+        ("C3", date(2011, 1, 3), "United Kingdom", -2, 5.0, "cancellation", True, "100", 1.2),  # cancelled 10
+        ("4", date(2011, 1, 3), "United Kingdom", -5, 0.0, "adjustment", True, None, 1.2),  # nothing
+        ("5", date(2011, 1, 4), "EIRE", 4, 2.5, "sale", True, "200", 1.25),  # gross 10
+        ("6", date(2011, 2, 1), "EIRE", 1, 7.0, "sale", True, "200", 1.1),  # gross 7 (February)
+    ]
+    frame = pl.DataFrame(
+        rows,
+        schema=["invoice_no", "invoice_date", "country", "quantity", "unit_price", "line_type", "is_product",
+                "customer_id", "gbp_eur"],
+        orient="row",
+    )
+    return frame.lazy().with_columns(
+        pl.when(pl.col("country") == "EIRE").then(pl.lit("IE")).otherwise(pl.lit("GB")).alias("country_iso2"),
+        (pl.col("quantity") * pl.col("unit_price")).alias("line_total_gbp"),
+        (pl.col("quantity") * pl.col("unit_price") * pl.col("gbp_eur")).alias("line_total_eur"),
+        (pl.col("quantity") * pl.col("unit_price") * 1.5).alias("line_total_usd"),
+    )
+
+
+def test_daily_sales_by_date_and_country():
+    got = daily_sales(silver()).collect()
+    assert got.schema == DAILY_SALES
+    uk = got.filter((pl.col("invoice_date") == date(2011, 1, 3))).row(0, named=True)
+    assert uk["gross_revenue_gbp"] == 31.0
+    assert uk["product_revenue_gbp"] == 13.0
+    assert uk["cancelled_revenue_gbp"] == 10.0
+    assert uk["net_revenue_gbp"] == 21.0
+    assert uk["gross_revenue_eur"] == pytest.approx(37.2)
+    assert uk["gross_revenue_usd"] == pytest.approx(46.5)
+    assert (uk["orders"], uk["customers"], uk["lines"], uk["units"]) == (2, 1, 5, 6)
+    assert uk["aov_gbp"] == 15.5
+    eire = got.filter(pl.col("invoice_date") == date(2011, 1, 4)).row(0, named=True)
+    assert (eire["country_iso2"], eire["gross_revenue_eur"], eire["cancelled_revenue_gbp"]) == ("IE", 12.5, 0.0)
+
+
+def test_monthly_kpis_count_distinct_orders_and_customers_over_the_month():
+    got = monthly_kpis(silver()).collect()
+    assert got.schema == MONTHLY_KPIS
+    assert got["month"].to_list() == [date(2011, 1, 1), date(2011, 2, 1)]
+    january = got.row(0, named=True)
+    assert (january["gross_revenue_gbp"], january["net_revenue_gbp"]) == (41.0, 31.0)
+    assert (january["orders"], january["customers"], january["aov_gbp"]) == (3, 2, 13.67)
+    assert got.row(1, named=True)["gross_revenue_gbp"] == 7.0
+
+
+def test_daily_and_monthly_money_reconcile():
+    daily = daily_sales(silver()).collect()
+    monthly = monthly_kpis(silver()).collect()
+    for column in ("gross_revenue_gbp", "cancelled_revenue_eur", "net_revenue_usd"):
+        assert daily[column].sum() == pytest.approx(monthly[column].sum())

@@ -1,0 +1,108 @@
+"""Landing: reading shop exports and resolving the manifest (active, duplicate, missing, rejected)."""
+
+import os
+from datetime import date, datetime, timezone
+
+import polars as pl
+import pytest
+
+from retail_pipeline.landing import LandingError, LandingZone, land, map_header, parse_csv, place_rows
+from retail_pipeline.schemas import LANDED_FILES, empty
+from retail_pipeline_tests.conftest import write_csv
+
+START, END = date(2010, 12, 1), date(2012, 1, 1)
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T1 = datetime(2026, 1, 2, tzinfo=timezone.utc)
+
+DAY1 = ["536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/1/2010 8:26,2.55,17850,United Kingdom"]
+DAY2 = ["536366,22633,HAND WARMER UNION JACK,6,12/2/2010 8:28,1.85,17850,United Kingdom"]
+
+
+def by_path(manifest: pl.DataFrame) -> dict[str, dict]:
+    return {row["path"]: row for row in manifest.iter_rows(named=True)}
+
+
+def test_quoted_fields_cp1252_and_bom_are_read_as_found():
+    body = (
+        'InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\r\n'
+        '536365,85123A,"SET OF 3, ""SMALL"" £ TINS",6,12/1/2010 8:26,2.55,17850.0,EIRE\r\n'
+    )
+    cp1252 = parse_csv("a.csv", body.encode("cp1252"))
+    bom = parse_csv("b.csv", b"\xef\xbb\xbf" + body.encode("utf-8"))
+    for raw, encoding in ((cp1252, "cp1252"), (bom, "utf-8")):
+        assert raw.format == f"csv/online_retail_i/{encoding}"
+        row = raw.records.row(0, named=True)
+        assert row["description"] == 'SET OF 3, "SMALL" £ TINS'
+        assert row["customer_id"] == "17850.0"
+        assert row["_source_row"] == 1
+
+
+def test_variant_ii_header_is_mapped_and_extra_columns_are_kept_as_json():
+    header = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country,Channel"
+    raw = parse_csv("ii.csv", f"{header}\n489434,85048,LED,12,2009-12-01 07:45:00,6.95,13085,France,web\n".encode())
+    assert raw.format == "csv/online_retail_ii/utf-8"
+    row = raw.records.row(0, named=True)
+    assert (row["invoice_no"], row["unit_price"], row["customer_id"]) == ("489434", "6.95", "13085")
+    assert row["_extra"] == '{"Channel":"web"}'
+
+
+def test_unknown_header_names_the_missing_columns():
+    with pytest.raises(LandingError, match=r"lacks columns \['UnitPrice'\]"):
+        map_header(["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "Cost", "CustomerID", "Country"])
+
+
+def test_unplaceable_rows_go_to_the_earliest_placeable_date_of_their_file():
+    records = pl.LazyFrame({"invoice_ts": ["12/3/2010 9:00", "not a date", "12/2/2010 9:00", "1/1/2031 9:00"]})
+    placed = place_rows(records, START, END).collect()["_partition_date"].to_list()
+    assert placed == [date(2010, 12, 3), date(2010, 12, 2), date(2010, 12, 2), date(2010, 12, 2)]
+
+
+def test_manifest_resolves_active_duplicate_rejected_and_missing(landing):
+    zone = LandingZone(root=str(landing))
+    write_csv(landing / "day1.csv", DAY1)
+    write_csv(landing / "copy_of_day1.csv", DAY1)  # byte-identical under another name
+    write_csv(landing / "bad.csv", ["x,y"], header="foo,bar")
+    write_csv(landing / "nodates.csv", ["1,2,3,4,someday,5,6,UK"])
+    (landing / "upload.csv.part").write_text("still being written")
+    (landing / ".hidden.csv").write_text("ignored")
+
+    first = by_path(land(zone, empty(LANDED_FILES), START, END, T0))
+    assert set(first) == {"day1.csv", "copy_of_day1.csv", "bad.csv", "nodates.csv"}
+    # First seen at the same instant: the first path in order is the original.
+    assert first["copy_of_day1.csv"]["status"] == "active"
+    assert first["day1.csv"]["status"] == "duplicate"
+    assert first["day1.csv"]["duplicate_of"] == "copy_of_day1.csv"
+    assert first["bad.csv"]["status"] == "rejected"
+    assert "bad.csv" in first["bad.csv"]["reason"] and "InvoiceNo" in first["bad.csv"]["reason"]
+    assert first["nodates.csv"]["status"] == "rejected"
+    assert "no row has a business date" in first["nodates.csv"]["reason"]
+    assert first["copy_of_day1.csv"]["business_dates"] == [date(2010, 12, 1)]
+    assert first["copy_of_day1.csv"]["rows"] == 1
+
+    (landing / "copy_of_day1.csv").unlink()
+    previous = pl.DataFrame(list(first.values()), schema=LANDED_FILES)
+    second = by_path(land(zone, previous, START, END, T1))
+    assert second["copy_of_day1.csv"]["status"] == "missing"
+    assert second["day1.csv"]["status"] == "active"  # the surviving copy carries the content now
+    assert second["day1.csv"]["first_seen"] == T0  # unchanged files keep what was learnt
+
+
+def test_unchanged_files_are_not_read_again_and_changed_ones_are(landing, monkeypatch):
+    zone = LandingZone(root=str(landing))
+    write_csv(landing / "day1.csv", DAY1)
+    first = land(zone, empty(LANDED_FILES), START, END, T0)
+
+    reads: list[str] = []
+    original = LandingZone.read
+    monkeypatch.setattr(LandingZone, "read", lambda self, path: reads.append(path) or original(self, path))
+    assert land(zone, first, START, END, T1).equals(first)
+    assert reads == []
+
+    write_csv(landing / "day1.csv", DAY2)
+    stat = (landing / "day1.csv").stat()
+    os.utime(landing / "day1.csv", (stat.st_atime, stat.st_mtime + 5))
+    changed = by_path(land(zone, first, START, END, T1))["day1.csv"]
+    assert reads == ["day1.csv"]
+    assert changed["business_dates"] == [date(2010, 12, 2)]
+    assert changed["sha256"] != first["sha256"][0]
+    assert changed["first_seen"] == T1

@@ -1,0 +1,194 @@
+"""The asset graph run by Dagster: in memory for logic, on a temporary lakehouse for IO and invariants."""
+
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from retail_pipeline.definitions import build_definitions
+from retail_pipeline.lakehouse import Lakehouse
+from retail_pipeline.landing import LandingZone
+from retail_pipeline.resources import build_resources
+from retail_pipeline.runner import RANGE_END_TAG, RANGE_START_TAG, run_pipeline
+from retail_pipeline.schemas import PER_RUN_COLUMNS
+from retail_pipeline_tests.conftest import write_csv
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = ["bronze/landed_files", "bronze/fx_rates", "bronze/countries", "silver/fx_daily", "silver/dim_country"]
+DAILY = ["bronze/transactions", "silver/transactions", "silver/quarantine", "silver/partition_stats", "gold/daily_sales"]
+DAILY_TABLES = {
+    "bronze/transactions": "_partition_date",
+    "silver/transactions": "invoice_date",
+    "silver/quarantine": "_partition_date",
+    "silver/partition_stats": "business_date",
+    "gold/daily_sales": "invoice_date",
+}
+
+DAYS = {
+    "2010-12-01": [
+        "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/1/2010 8:26,2.55,17850.0,United Kingdom",
+        "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/1/2010 8:26,2.55,17850.0,United Kingdom",
+        '536365,22633,"HAND WARMER, ""UNION"" JACK",6,12/1/2010 8:28,1.85,17850,United Kingdom',
+        "536366,21777,RECIPE BOX,4,12/1/2010 9:02,7.95,,EIRE",
+        "536367,22139,bad date,1,13/45/2010 9:41,1.0,,United Kingdom",
+    ],
+    "2010-12-02": [
+        "C536379,D,Discount,-1,12/2/2010 9:41,27.5,14527,United Kingdom",
+        "536380,POST,POSTAGE,1,12/2/2010 9:41,18,,RSA",
+        "536381,22139,bad qty,x,12/2/2010 9:41,1.0,,USA",
+    ],
+    "2010-12-03": [
+        "536390,21777,RECIPE BOX,2,12/3/2010 10:00,7.95,12583,France",
+        "536391,21777,damaged,-3,12/3/2010 11:00,0,,United Kingdom",
+    ],
+}
+
+
+def write_days(landing: Path, days=DAYS) -> None:
+    for day, lines in days.items():
+        write_csv(landing / f"online_retail_{day}.csv", lines)
+
+
+def materialize(resources: dict, selection: list[str], start: str | None = None, end: str | None = None):
+    defs = build_definitions(resources)
+    tags = {RANGE_START_TAG: start, RANGE_END_TAG: end or start} if start else {}
+    result = dg.materialize(
+        list(defs.assets), selection=selection, resources=resources, instance=dg.DagsterInstance.ephemeral(), tags=tags
+    )
+    assert result.success
+    return result
+
+
+def snapshot(house: Lakehouse) -> dict[str, pl.DataFrame]:
+    """Every daily table, without per-run columns, in a canonical order."""
+    tables = {}
+    for table in [*DAILY_TABLES, "gold/monthly_kpis"]:
+        frame = house.read(table)
+        frame = frame.drop([c for c in PER_RUN_COLUMNS if c in frame.columns])
+        tables[table] = frame.sort(frame.columns, nulls_last=True)
+    return tables
+
+
+def assert_same_tables(a: dict[str, pl.DataFrame], b: dict[str, pl.DataFrame]) -> None:
+    for table in a:
+        assert a[table].equals(b[table]), f"{table} differs:\n{a[table]}\n{b[table]}"
+
+
+@pytest.fixture
+def resources(landing, lakehouse_root) -> dict:
+    write_days(landing)
+    return build_resources(str(landing), str(lakehouse_root))
+
+
+def test_code_location_loads():
+    env = {**os.environ, "DAGSTER_HOME": str(REPO), "DAGSTER_DATA_DIR": str(REPO / "data" / "dagster")}
+    done = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Validation successful for code location retail_pipeline" in done.stdout + done.stderr
+
+
+def test_asset_logic_in_memory(landing, lakehouse_root):
+    write_days(landing)
+    defs = build_definitions(build_resources(str(landing), str(lakehouse_root)))
+    result = dg.materialize_to_memory(
+        list(defs.assets),
+        resources={"landing": LandingZone(root=str(landing)), "lakehouse": Lakehouse(root=str(lakehouse_root))},
+        selection=REFERENCE + DAILY,
+        partition_key="2010-12-01",
+    )
+    assert result.success
+    silver = result.output_for_node("silver_transactions", "transactions").collect()
+    quarantine = result.output_for_node("silver_transactions", "quarantine").collect()
+    assert silver["_source_row"].to_list() == [1, 3, 4]  # row 2 duplicates row 1
+    assert silver["country_iso2"].to_list() == ["GB", "GB", "IE"]
+    assert quarantine["reason_code"].to_list() == ["unparseable_date"]
+    daily = result.output_for_node("gold__daily_sales").collect()
+    uk = daily.filter(pl.col("country") == "United Kingdom").row(0, named=True)
+    assert uk["gross_revenue_gbp"] == round(6 * 2.55 + 6 * 1.85, 2)
+    assert not lakehouse_root.exists() or not (lakehouse_root / "silver").exists()  # nothing written
+
+
+def test_a_range_run_equals_the_same_days_run_one_by_one(landing, tmp_path):
+    write_days(landing)
+    ranged = build_resources(str(landing), str(tmp_path / "ranged"))
+    daily = build_resources(str(landing), str(tmp_path / "daily"))
+    for res in (ranged, daily):
+        materialize(res, REFERENCE)
+    materialize(ranged, DAILY, "2010-12-01", "2010-12-03")
+    for day in ("2010-12-01", "2010-12-02", "2010-12-03"):
+        materialize(daily, DAILY, day)
+    materialize(ranged, ["gold/monthly_kpis"])
+    materialize(daily, ["gold/monthly_kpis"])
+    a, b = snapshot(ranged["lakehouse"]), snapshot(daily["lakehouse"])
+    assert a["silver/transactions"].height == 7
+    assert_same_tables(a, b)
+
+
+def test_running_a_partition_twice_changes_nothing(resources):
+    materialize(resources, REFERENCE)
+    materialize(resources, [*DAILY, "gold/monthly_kpis"], "2010-12-01", "2010-12-03")
+    house = resources["lakehouse"]
+    before, version = snapshot(house), house.version("silver/transactions")
+    materialize(resources, [*DAILY, "gold/monthly_kpis"], "2010-12-02")
+    assert house.version("silver/transactions") == version + 1
+    assert_same_tables(before, snapshot(house))
+
+
+def test_rows_are_conserved_per_partition(resources):
+    report = run_pipeline(resources["landing"].root, resources["lakehouse"].root, dg.DagsterInstance.ephemeral(), say=lambda _: None)
+    house = report.lakehouse
+    counts = {}
+    for table, column in DAILY_TABLES.items():
+        counts[table] = house.read(table).group_by(pl.col(column).alias("d")).len().rename({"len": table})
+    stats = house.read("silver/partition_stats").rename({"business_date": "d"})
+    joined = stats.join(counts["bronze/transactions"], on="d", how="left").join(
+        counts["silver/transactions"], on="d", how="left").join(counts["silver/quarantine"], on="d", how="left").fill_null(0)
+    assert joined.height == 3
+    for row in joined.iter_rows(named=True):
+        assert row["bronze/transactions"] == row["bronze_rows"]
+        assert row["silver/transactions"] == row["silver_rows"]
+        assert row["silver/quarantine"] == row["quarantined_rows"]
+        assert row["bronze_rows"] == row["silver_rows"] + row["quarantined_rows"] + row["duplicates_dropped"]
+    assert joined["duplicates_dropped"].sum() == 1
+    assert joined["quarantined_rows"].sum() == 2
+
+
+def test_a_byte_identical_file_is_ingested_once(resources, landing):
+    (landing / "resent_by_the_shop.csv").write_bytes((landing / "online_retail_2010-12-02.csv").read_bytes())
+    report = run_pipeline(str(landing), resources["lakehouse"].root, dg.DagsterInstance.ephemeral(), say=lambda _: None)
+    house = report.lakehouse
+    manifest = house.read("bronze/landed_files")
+    dup = manifest.filter(pl.col("path") == "resent_by_the_shop.csv").row(0, named=True)
+    assert (dup["status"], dup["duplicate_of"]) == ("duplicate", "online_retail_2010-12-02.csv")
+    bronze = house.read("bronze/transactions")
+    assert bronze.height == sum(len(lines) for lines in DAYS.values())
+    assert "resent_by_the_shop.csv" not in bronze["_source_file"].to_list()
+
+
+def test_a_changed_file_replaces_its_rows_in_old_and_new_dates_and_a_deleted_one_is_reported(resources, landing):
+    house = resources["lakehouse"]
+    run = lambda: run_pipeline(str(landing), house.root, dg.DagsterInstance.ephemeral(), say=lambda _: None)  # noqa: E731
+    run()
+    # The shop re-exports "2010-12-03" with its rows moved to 2010-12-06 (dates it never touched before).
+    path = landing / "online_retail_2010-12-03.csv"
+    write_csv(path, [line.replace("12/3/2010", "12/6/2010") for line in DAYS["2010-12-03"]])
+    os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 10))
+    run()
+    bronze = house.read("bronze/transactions")
+    from_file = bronze.filter(pl.col("_source_file") == path.name)
+    assert from_file["_partition_date"].unique().to_list() == [date(2010, 12, 6)]
+    assert from_file["_file_sha256"].n_unique() == 1
+    assert house.read("silver/transactions").filter(pl.col("invoice_date") == date(2010, 12, 3)).height == 0
+
+    (landing / "online_retail_2010-12-01.csv").unlink()
+    run()
+    manifest = house.read("bronze/landed_files")
+    assert manifest.filter(pl.col("path") == "online_retail_2010-12-01.csv")["status"].to_list() == ["missing"]
