@@ -215,10 +215,18 @@ _FEES = [
 _FEE_INDEX = {fee.code: i for i, fee in enumerate(_FEES)}
 
 
-def _fee_policy(weights: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-    """(fee indices, cumulative probabilities) for ``_pick_fee``; what is left to 1 means "no fee"."""
+def _fee_policy(weights: dict[str, float], always: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(fee indices, cumulative probabilities) for ``_pick_fee``; what is left to 1 means "no fee".
+
+    ``always``: the weights are relative and some fee is always picked (the last bound is made infinite,
+    so float rounding in the cumulative sum can never leave a fee invoice without its fee).
+    """
     idx = np.array([_FEE_INDEX[code] for code in weights], dtype=np.int16)
-    return idx, np.cumsum(list(weights.values()))
+    cum = np.cumsum(list(weights.values()))
+    if always:
+        cum = cum / cum[-1]
+        cum[-1] = np.inf
+    return idx, cum
 
 
 def _spread(codes: list[str], total: float) -> dict[str, float]:
@@ -231,9 +239,9 @@ _FEES_ABROAD = _fee_policy({"POST": 0.6})
 _FEES_NO_CUSTOMER = _fee_policy({"DOT": 0.15, **_spread([c for c, _ in _DCGS], 0.02),
                                  **_spread([f.code for f in _FEES if f.code.startswith("gift_")], 0.012)})
 _FEES_UK_CUSTOMER = _fee_policy({"POST": 0.01, "M": 0.006, "C2": 0.004, "BANK CHARGES": 0.003, "PADS": 0.003})
-# Credit-note fees (whole C invoices of one line); probabilities sum to 1.
+# Credit-note fees (whole C invoices of one line): every such invoice has one.
 _FEES_CREDIT = _fee_policy({"M": 0.48, "POST": 0.18, "D": 0.17, "AMAZONFEE": 0.08, "CRUK": 0.05,
-                            "BANK CHARGES": 0.04})
+                            "BANK CHARGES": 0.04}, always=True)
 # Credit-note fees that the real file books against a customer (the others have none).
 _CREDIT_FEES_WITH_CUSTOMER = {_FEE_INDEX["D"], _FEE_INDEX["CRUK"]}
 
@@ -267,6 +275,8 @@ def generate_landing(
         raise ValueError(f"rows must be a positive integer, got {rows!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if start > end:
+        raise ValueError(f"start {start} is after end {end}")
     days = _business_days(start, end)
     if not days:
         raise ValueError(f"no business day (every day but Saturday) between {start} and {end} inclusive")
@@ -633,7 +643,7 @@ def _invoice_columns(
             "day", pl.col("hour").cast(pl.String), pl.lit(":"), pl.col("minute").cast(pl.String).str.zfill(2)
         ).alias("InvoiceDate"),
         pl.when("has_customer")
-        .then(pl.concat_str(pl.col("customer").cast(pl.String), pl.when("float_id").then(pl.lit(".0")).otherwise(pl.lit(""))))
+        .then(pl.col("customer").cast(pl.String) + pl.when("float_id").then(pl.lit(".0")).otherwise(pl.lit("")))
         .alias("CustomerID"),
         pl.col("country").alias("Country"),
     )
@@ -690,8 +700,9 @@ def _day_lines(plan: _Plan, d: int, catalogue: _Catalogue, tables: _Tables, rng:
     fee_line = (fee >= 0) & (pos == sizes[inv] - 1)
     product_line = ~fee_line & (kind <= _WRITE_OFF)
 
-    code = np.empty(n, dtype=np.int32)
-    desc = np.empty(n, dtype=np.int32)
+    # -1 marks "not yet assigned": every line kind below must fill both (checked before returning).
+    code = np.full(n, -1, dtype=np.int32)
+    desc = np.full(n, -1, dtype=np.int32)
     qty = np.empty(n, dtype=np.int64)
     price = np.empty(n, dtype=np.float64)
 
@@ -709,7 +720,7 @@ def _day_lines(plan: _Plan, d: int, catalogue: _Catalogue, tables: _Tables, rng:
     lost = np.minimum(np.round(rng.lognormal(math.log(8.0), 1.1, len(wo))), 2000).astype(np.int64)
     qty[wo] = np.where(rng.random(len(wo)) < _WRITE_OFF_ZERO_QTY, 0, -np.maximum(lost, 1))
 
-    for f in np.unique(fee[fee_line]):
+    for f in np.unique(fee[fee_line]).tolist():
         at = np.flatnonzero(fee_line & (fee == f))
         code[at] = desc[at] = tables.fee_offset + f
         qty[at], price[at] = _FEES[f].draw(len(at), rng)
@@ -718,6 +729,8 @@ def _day_lines(plan: _Plan, d: int, catalogue: _Catalogue, tables: _Tables, rng:
     adj = np.flatnonzero(kind == _ADJUST)
     code[adj], desc[adj], qty[adj] = tables.adjust_code, tables.adjust_description, 1
     price[adj] = np.round(np.clip(rng.lognormal(math.log(2000.0), 1.0, len(adj)), 50.0, 20000.0), 2)
+
+    assert (code >= 0).all() and (desc >= 0).all(), "a line kind was left without stock code or description"
 
     # Scanner repeats: distinct lines written twice, the copy right after the original.
     repeat = np.ones(n, dtype=np.int64)

@@ -27,11 +27,11 @@ def table_metadata(frame: pl.DataFrame, uri: str, version: int) -> dict[str, obj
         tbl_formatting="MARKDOWN",
         tbl_hide_dataframe_shape=True,
         tbl_hide_column_data_types=True,
-        tbl_rows=10,
+        tbl_rows=5,
         tbl_cols=-1,
         fmt_str_lengths=40,
     ):
-        preview = str(frame.head(10))
+        preview = str(frame.head(5))
     return {
         "dagster/row_count": frame.height,
         "dagster/column_schema": dg.TableSchema(
