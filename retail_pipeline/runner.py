@@ -15,7 +15,7 @@ import dagster as dg
 import polars as pl
 
 from retail_pipeline.definitions import DAILY_JOB, LANDING_JOB, build_definitions
-from retail_pipeline.lakehouse import Lakehouse
+from retail_pipeline.lakehouse import Lakehouse, Window
 from retail_pipeline.resources import build_resources
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -150,11 +150,17 @@ def summary(report: PipelineReport) -> str:
     """Rows per layer, quarantine by reason, revenue per month, timings, and where to look next."""
     house = report.lakehouse
     lines: list[str] = []
-    with pl.Config(tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True, tbl_rows=40, tbl_width_chars=120):
+    with pl.Config(
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+        tbl_rows=40,
+        tbl_width_chars=120,
+        fmt_float="full",
+        float_precision=2,
+        thousands_separator=",",
+    ):
         if report.partitions is not None:
             first, last = report.partitions
-            from retail_pipeline.lakehouse import Window
-
             window = Window(first, last + timedelta(days=1))
             stats = house.read("silver/partition_stats", "business_date", window)
             totals = stats.select(
@@ -173,8 +179,10 @@ def summary(report: PipelineReport) -> str:
             )
             if reasons.height:
                 lines += ["Quarantined rows by reason:", str(reasons)]
-            monthly = house.read("gold/monthly_kpis").select(
-                "month", "gross_revenue_gbp", "net_revenue_gbp", "gross_revenue_eur", "gross_revenue_usd", "orders"
+            monthly = (
+                house.read("gold/monthly_kpis")
+                .select("month", "gross_revenue_gbp", "net_revenue_gbp", "gross_revenue_eur", "gross_revenue_usd", "orders")
+                .sort("month")
             )
             lines += ["Revenue per month:", str(monthly)]
         for run in report.runs:
