@@ -65,3 +65,18 @@ def test_daily_and_monthly_money_reconcile():
     monthly = monthly_kpis(silver()).collect()
     for column in ("gross_revenue_gbp", "cancelled_revenue_eur", "net_revenue_usd"):
         assert daily[column].sum() == pytest.approx(monthly[column].sum())
+
+
+def test_marts_do_not_depend_on_the_order_rows_arrive_in():
+    # 0.1 + 0.2 + 0.3 + 0.005 is 0.6050000000000001 in one float order and 0.605 in the other: a float sum
+    # would write different tables each time the same lines are read in another order.
+    lines = silver().collect().head(1).select(pl.exclude("unit_price", "^line_total_.*$", "quantity"))
+    frame = pl.concat([lines] * 4).with_columns(
+        pl.Series("quantity", [1, 1, 1, 1]),
+        pl.Series("unit_price", [0.1, 0.2, 0.3, 0.005]),
+    ).with_columns(
+        *[pl.col("unit_price").alias(f"line_total_{c}") for c in ("gbp", "eur", "usd")]
+    )
+    forward = monthly_kpis(frame.lazy()).collect()
+    backward = monthly_kpis(frame.reverse().lazy()).collect()
+    assert forward["gross_revenue_gbp"].to_list() == backward["gross_revenue_gbp"].to_list() == [0.605]
