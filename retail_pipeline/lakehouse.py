@@ -8,7 +8,6 @@ write, while a month bounds the files a one-day overwrite has to rewrite.
 """
 
 
-import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -123,8 +122,3 @@ class Lakehouse(dg.ConfigurableResource):
 
 def _month(day: date) -> date:
     return day.replace(day=1)
-
-
-def lakehouse_from_env() -> Lakehouse:
-    """The lakehouse of ``RETAIL_LAKEHOUSE_URI`` (default ``data/lakehouse``), resolved now."""
-    return Lakehouse(root=os.environ.get("RETAIL_LAKEHOUSE_URI", DEFAULT_LAKEHOUSE))

@@ -143,8 +143,9 @@ class LandingZone(dg.ConfigurableResource):
         except LandingError as exc:
             raise LandingError(f"{path}: {exc}") from exc
 
-    def probe(self, paths: list[str], start: date, end: date) -> pl.DataFrame:
-        """What each file holds: sha256, format, rows and business dates, or the reason it is rejected."""
+    def probe(self, paths: list[str]) -> pl.DataFrame:
+        """What each file holds: sha256, format, rows and every business date it contains (whether or not
+        inside the partitions' range), or why it cannot be read."""
         probes = []
         for path in paths:
             try:
@@ -152,12 +153,9 @@ class LandingZone(dg.ConfigurableResource):
             except (LandingError, OSError) as exc:
                 probes.append({"path": path, "reason": str(exc)})
                 continue
-            dates = (
-                place_rows(raw.records.lazy(), start, end)
-                .select(pl.col("_partition_date").drop_nulls().unique().sort())
-                .collect()
-                .to_series()
-            )
+            dates = raw.records.select(
+                parse_timestamp(pl.col("invoice_ts")).dt.date().drop_nulls().unique().sort()
+            ).to_series()
             probes.append(
                 {
                     "path": path,
@@ -165,9 +163,6 @@ class LandingZone(dg.ConfigurableResource):
                     "format": raw.format,
                     "rows": raw.records.height,
                     "business_dates": dates.to_list(),
-                    "reason": None
-                    if len(dates) or raw.records.height == 0
-                    else f"{path}: no row has a business date in [{start}, {end}) that can be parsed",
                 }
             )
         schema = {n: LANDED_FILES[n] for n in ("path", "sha256", "format", "rows", "business_dates", "reason")}
@@ -184,36 +179,53 @@ def _ignored(rel: Path) -> bool:
 
 
 def files_to_probe(listing: pl.DataFrame, previous: pl.DataFrame) -> list[str]:
-    """Paths that are new or whose size or mtime changed since the previous manifest."""
-    known = previous.select("path", "size_bytes", "mtime")
+    """Paths that are new, back after being missing, or whose size or mtime changed since the last landing."""
+    known = previous.filter(pl.col("status") != "missing").select("path", "size_bytes", "mtime")
     return listing.join(known, on=["path", "size_bytes", "mtime"], how="anti")["path"].sort().to_list()
 
 
 def resolve_manifest(
-    listing: pl.DataFrame, previous: pl.DataFrame, probes: pl.DataFrame, now: datetime
+    listing: pl.DataFrame, previous: pl.DataFrame, probes: pl.DataFrame, now: datetime, start: date, end: date
 ) -> pl.DataFrame:
     """The new manifest from the files listed now, the previous manifest and fresh probes of changed files.
 
-    Unchanged files keep what was learnt about them (and their ``first_seen``); among byte-identical files
-    the first seen (then the first path) is ``active`` and the others are its duplicates; files that were
-    landed and are gone are ``missing``.
+    Unchanged files keep what was learnt about them (and their ``first_seen``). Statuses are decided anew each
+    time, so a file whose dates only now fall inside ``[start, end)`` becomes active: a file is rejected when
+    it cannot be read, or when none of its dates is placeable. Among byte-identical readable files the first
+    seen (then the first path) is ``active`` and the others are its duplicates; files that were landed and are
+    gone are ``missing``.
     """
     carried = ("sha256", "format", "rows", "business_dates", "reason", "first_seen")
+    present = previous.filter(pl.col("status") != "missing")
     unchanged = listing.join(
-        previous.select("path", "size_bytes", "mtime", *carried), on=["path", "size_bytes", "mtime"], how="inner"
+        present.select("path", "size_bytes", "mtime", *carried), on=["path", "size_bytes", "mtime"], how="inner"
+    ).with_columns(
+        # Only a read error is a fact about the file; a date-range rejection is re-decided below.
+        pl.when(pl.col("business_dates").is_null()).then(pl.col("reason")).alias("reason")
     )
     fresh = listing.join(probes, on="path", how="inner").with_columns(
         pl.lit(now).cast(LANDED_FILES["first_seen"]).alias("first_seen")
+    )
+    placeable = pl.col("business_dates").list.eval((pl.element() >= start) & (pl.element() < end)).list.any()
+    no_dates = pl.format(
+        "{}: no row has a business date in [{}, {}) that can be parsed",
+        pl.col("path"),
+        pl.lit(start.isoformat()),
+        pl.lit(end.isoformat()),
     )
     current = (
         pl.concat([unchanged, fresh.select(unchanged.columns)], how="vertical_relaxed")
         .lazy()
         .with_columns(
+            pl.when(pl.col("reason").is_null() & (pl.col("rows") > 0) & ~placeable)
+            .then(no_dates)
+            .otherwise(pl.col("reason"))
+            .alias("reason"),
             pl.col("business_dates").list.min().alias("min_date"),
             pl.col("business_dates").list.max().alias("max_date"),
         )
-        # The first seen copy of a content is the original; later copies are its duplicates.
-        .sort("first_seen", "path")
+        # The first seen readable copy of a content is the original; later copies are its duplicates.
+        .sort(pl.col("reason").is_not_null(), "first_seen", "path")
         .with_columns(pl.col("path").first().over("sha256").alias("_original"))
         .with_columns(
             pl.when(pl.col("reason").is_not_null())
@@ -242,8 +254,8 @@ def resolve_manifest(
 def land(zone: LandingZone, previous: pl.DataFrame, start: date, end: date, now: datetime) -> pl.DataFrame:
     """List the landing zone, read what is new or changed, and return the new manifest."""
     listing = zone.list_files()
-    probes = zone.probe(files_to_probe(listing, previous), start, end)
-    return resolve_manifest(listing, previous, probes, now)
+    probes = zone.probe(files_to_probe(listing, previous))
+    return resolve_manifest(listing, previous, probes, now, start, end)
 
 
 def to_bronze(raw: RawFile, start: date, end: date, ingested_at: datetime, run_id: str) -> pl.LazyFrame:

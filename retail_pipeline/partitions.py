@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -30,8 +31,9 @@ daily_partitions = dg.DailyPartitionsDefinition(
 
 
 def partition_bounds() -> tuple[date, date]:
-    """The range of placeable business dates: [first partition, day after the last partition)."""
-    return partitions_start(), date.today() + timedelta(days=1)
+    """The range of placeable business dates: [first partition, day after the last partition (today))."""
+    today = datetime.now(ZoneInfo(TIMEZONE)).date()
+    return partitions_start(), today + timedelta(days=1)
 
 
 def window_dates(context: dg.AssetExecutionContext | dg.OutputContext | dg.InputContext) -> tuple[date, date]:

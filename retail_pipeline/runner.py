@@ -16,6 +16,7 @@ import polars as pl
 
 from retail_pipeline.definitions import DAILY_JOB, LANDING_JOB, build_definitions
 from retail_pipeline.lakehouse import Lakehouse, Window
+from retail_pipeline.partitions import partition_bounds
 from retail_pipeline.resources import build_resources
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -53,15 +54,19 @@ class PipelineReport:
     lakehouse: Lakehouse
 
 
-def dates_to_run(manifest: pl.DataFrame, bronze_files: pl.DataFrame) -> list[date]:
+def dates_to_run(manifest: pl.DataFrame, bronze_files: pl.DataFrame, start: date, end: date) -> list[date]:
     """Business dates whose bronze partition must be (re)built.
 
-    Every date of an active file, plus the dates where bronze still holds rows of an older version of a
-    file that is still in the landing zone (a changed file replaces its old rows in every date it touched).
-    Dates only held by files that are now missing are left alone: a deletion rebuilds nothing by itself.
+    Every placeable date (in ``[start, end)``) of an active file, plus the dates where bronze still holds rows
+    of an older version of a file that is still in the landing zone (a changed file replaces its old rows in
+    every date it touched). Dates held only by files now missing do not call for a rebuild by themselves.
     """
     active = manifest.filter(pl.col("status") == "active")
-    current = active.select(pl.col("business_dates").explode().alias("d")).drop_nulls()
+    current = (
+        active.select(pl.col("business_dates").explode().alias("d"))
+        .drop_nulls()
+        .filter((pl.col("d") >= start) & (pl.col("d") < end))
+    )
     present = manifest.filter(pl.col("status") != "missing").select(pl.col("path").alias("_source_file"))
     stale = (
         bronze_files.join(present, on="_source_file", how="semi")
@@ -82,6 +87,13 @@ def _bronze_files(lakehouse: Lakehouse) -> pl.DataFrame:
     return lakehouse.scan("bronze/transactions").select(*schema).unique().collect()
 
 
+def _root_cause(error) -> str:
+    """The innermost error message: Dagster wraps the user's exception in its own step errors."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
 def _execute(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, tags: dict | None = None) -> RunReport:
     started = time.perf_counter()
     result = defs.resolve_job_def(job).execute_in_process(
@@ -90,7 +102,7 @@ def _execute(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, tags:
     seconds = time.perf_counter() - started
     if not result.success:
         failures = [
-            f"{event.step_key}: {event.event_specific_data.error.message.strip()}"
+            f"{event.step_key}: {_root_cause(event.event_specific_data.error)}"
             for event in result.all_events
             if event.is_step_failure and event.event_specific_data and event.event_specific_data.error
         ]
@@ -107,7 +119,6 @@ def instance_for_cli() -> dg.DagsterInstance:
     """The repo's instance (DAGSTER_HOME), so CLI runs show in the UI; set it up when run from the repo root."""
     if not os.environ.get("DAGSTER_HOME") and Path("dagster.yaml").is_file():
         os.environ["DAGSTER_HOME"] = str(Path.cwd())
-        os.environ.setdefault("DAGSTER_DATA_DIR", str(Path.cwd() / "data" / "dagster"))
     if os.environ.get("DAGSTER_HOME"):
         os.environ.setdefault("DAGSTER_DATA_DIR", str(Path(os.environ["DAGSTER_HOME"]) / "data" / "dagster"))
         Path(os.environ["DAGSTER_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
@@ -134,7 +145,7 @@ def run_pipeline(
     for path, reason in manifest.filter(pl.col("status") == "rejected").select("path", "reason").iter_rows():
         say(f"      rejected {path}: {reason}")
 
-    dates = dates_to_run(manifest, _bronze_files(house))
+    dates = dates_to_run(manifest, _bronze_files(house), *partition_bounds())
     if not dates:
         say("[2/2] no business date has data: nothing to materialise. Put CSV exports in the landing zone.")
         return PipelineReport(runs, None, house)

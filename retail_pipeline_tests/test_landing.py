@@ -106,3 +106,35 @@ def test_unchanged_files_are_not_read_again_and_changed_ones_are(landing, monkey
     assert changed["business_dates"] == [date(2010, 12, 2)]
     assert changed["sha256"] != first["sha256"][0]
     assert changed["first_seen"] == T1
+
+
+def test_a_file_back_after_being_missing_is_active_again(landing, tmp_path):
+    zone = LandingZone(root=str(landing))
+    write_csv(landing / "day1.csv", DAY1)
+    first = land(zone, empty(LANDED_FILES), START, END, T0)
+    (landing / "day1.csv").rename(tmp_path / "day1.csv")  # mv keeps size and mtime
+    gone = land(zone, first, START, END, T1)
+    assert gone["status"].to_list() == ["missing"]
+    (tmp_path / "day1.csv").rename(landing / "day1.csv")
+    back = land(zone, gone, START, END, T1).row(0, named=True)
+    assert (back["status"], back["reason"], back["business_dates"]) == ("active", None, [date(2010, 12, 1)])
+
+
+def test_a_copy_of_an_unreadable_file_does_not_hide_a_readable_one(landing):
+    zone = LandingZone(root=str(landing))
+    write_csv(landing / "b_copy.csv", DAY1)
+    write_csv(landing / "a.csv", DAY1)
+    # Same bytes, but read at a time the dates were not placeable: both rejected, neither a duplicate of the other.
+    early = by_path(land(zone, empty(LANDED_FILES), date(2011, 1, 1), date(2012, 1, 1), T0))
+    assert {r["status"] for r in early.values()} == {"rejected"}
+    assert all(r["duplicate_of"] is None for r in early.values())
+
+
+def test_rejection_for_dates_is_decided_again_when_the_partitions_move(landing):
+    zone = LandingZone(root=str(landing))
+    write_csv(landing / "day1.csv", DAY1)
+    before = land(zone, empty(LANDED_FILES), date(2011, 1, 1), END, T0)
+    assert before["status"].to_list() == ["rejected"]
+    assert "no row has a business date in [2011-01-01, 2012-01-01)" in before["reason"][0]
+    after = land(zone, before, START, END, T1).row(0, named=True)
+    assert (after["status"], after["reason"]) == ("active", None)

@@ -3,7 +3,7 @@
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -116,19 +116,32 @@ def test_asset_logic_in_memory(landing, lakehouse_root):
     assert not lakehouse_root.exists() or not (lakehouse_root / "silver").exists()  # nothing written
 
 
-def test_a_range_run_equals_the_same_days_run_one_by_one(landing, tmp_path):
-    write_days(landing)
+SPANNING = [  # one export covering a month boundary, one line a day (a lone group per day), and an empty day
+    "540001,85123A,HEART,3,12/30/2010 10:00,1.10,17850,United Kingdom",
+    "540002,22633,WARMER,1,12/31/2010 10:00,0.605,17850,France",
+    "540003,21777,RECIPE BOX,7,1/2/2011 10:00,2.2,12583,EIRE",
+    "540003,21777,RECIPE BOX,7,1/2/2011 10:00,2.2,12583,EIRE",
+]
+
+
+@pytest.mark.parametrize(
+    ("files", "start", "end", "silver_rows"),
+    [(DAYS, "2010-12-01", "2010-12-03", 7), ({"spanning": SPANNING}, "2010-12-29", "2011-01-03", 3)],
+    ids=["one-file-a-day", "one-file-across-a-month-boundary"],
+)
+def test_a_range_run_equals_the_same_days_run_one_by_one(landing, tmp_path, files, start, end, silver_rows):
+    write_days(landing, files)
     ranged = build_resources(str(landing), str(tmp_path / "ranged"))
     daily = build_resources(str(landing), str(tmp_path / "daily"))
     for res in (ranged, daily):
         materialize(res, REFERENCE)
-    materialize(ranged, DAILY, "2010-12-01", "2010-12-03")
-    for day in ("2010-12-01", "2010-12-02", "2010-12-03"):
-        materialize(daily, DAILY, day)
-    materialize(ranged, ["gold/monthly_kpis"])
+    materialize(ranged, [*DAILY, "gold/monthly_kpis"], start, end)
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    for offset in range((last - first).days + 1):
+        materialize(daily, DAILY, (first + timedelta(days=offset)).isoformat())
     materialize(daily, ["gold/monthly_kpis"])
     a, b = snapshot(ranged["lakehouse"]), snapshot(daily["lakehouse"])
-    assert a["silver/transactions"].height == 7
+    assert a["silver/transactions"].height == silver_rows
     assert_same_tables(a, b)
 
 
@@ -177,15 +190,17 @@ def test_a_changed_file_replaces_its_rows_in_old_and_new_dates_and_a_deleted_one
     house = resources["lakehouse"]
     run = lambda: run_pipeline(str(landing), house.root, dg.DagsterInstance.ephemeral(), say=lambda _: None)  # noqa: E731
     run()
-    # The shop re-exports "2010-12-03" with its rows moved to 2010-12-06 (dates it never touched before).
+    # The shop re-exports its last day with the rows dated a day earlier: 2010-12-03 is then a date no active
+    # file holds, yet bronze still has the old rows there and they must go.
     path = landing / "online_retail_2010-12-03.csv"
-    write_csv(path, [line.replace("12/3/2010", "12/6/2010") for line in DAYS["2010-12-03"]])
+    write_csv(path, [line.replace("12/3/2010", "12/2/2010") for line in DAYS["2010-12-03"]])
     os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 10))
     run()
     bronze = house.read("bronze/transactions")
     from_file = bronze.filter(pl.col("_source_file") == path.name)
-    assert from_file["_partition_date"].unique().to_list() == [date(2010, 12, 6)]
+    assert from_file["_partition_date"].unique().to_list() == [date(2010, 12, 2)]
     assert from_file["_file_sha256"].n_unique() == 1
+    assert bronze.filter(pl.col("_partition_date") == date(2010, 12, 3)).height == 0
     assert house.read("silver/transactions").filter(pl.col("invoice_date") == date(2010, 12, 3)).height == 0
 
     (landing / "online_retail_2010-12-01.csv").unlink()

@@ -17,14 +17,15 @@ IS_CANCELLATION = pl.col("line_type") == "cancellation"
 IS_GROSS = ~IS_CANCELLATION & (pl.col("quantity") > 0) & (pl.col("unit_price") > 0)
 
 
-# Money is summed in integer micro-units: a float sum depends on the order rows arrive in (threads, file
-# layout), so the same data could give 964165.765 once and 964165.764999 the next time, and round differently.
-MICRO = 1_000_000
+# Money is summed as decimals to the millionth: a float sum depends on the order rows arrive in (threads, file
+# layout), so the same data could give 0.6050000000000001 once and 0.605 the next time. (Integer micro-units
+# divided by 1e6 are no better: polars multiplies by the reciprocal, 1100000 / 1e6 = 1.0999999999999999.)
+MONEY = pl.Decimal(38, 6)
 
 
 def exact_sum(expr: pl.Expr) -> pl.Expr:
-    """Sum of money that gives the same result whatever the row order."""
-    return (expr * MICRO).round().cast(pl.Int64).sum() / MICRO
+    """Sum of money as an exact decimal, the same whatever the row order."""
+    return expr.cast(MONEY).sum()
 
 
 def kpi_aggregations() -> list[pl.Expr]:
@@ -33,14 +34,12 @@ def kpi_aggregations() -> list[pl.Expr]:
     for ccy in CURRENCIES:
         total = pl.col(f"line_total_{ccy}")
         gross = exact_sum(total.filter(IS_GROSS))
-        # 0.0 - x rather than -x: a day without cancellations shows 0.0, not -0.0.
-        cancelled = pl.lit(0.0) - exact_sum(total.filter(IS_CANCELLATION))
+        cancelled = pl.lit(0, MONEY) - exact_sum(total.filter(IS_CANCELLATION))
         money += [
-            gross.alias(f"gross_revenue_{ccy}"),
-            exact_sum(total.filter(IS_GROSS & pl.col("is_product"))).alias(f"product_revenue_{ccy}"),
-            cancelled.alias(f"cancelled_revenue_{ccy}"),
-            # Both terms are whole micro-units, so the difference is too (up to float representation).
-            (gross - cancelled).round(6).alias(f"net_revenue_{ccy}"),
+            gross.cast(pl.Float64).alias(f"gross_revenue_{ccy}"),
+            exact_sum(total.filter(IS_GROSS & pl.col("is_product"))).cast(pl.Float64).alias(f"product_revenue_{ccy}"),
+            cancelled.cast(pl.Float64).alias(f"cancelled_revenue_{ccy}"),
+            (gross - cancelled).cast(pl.Float64).alias(f"net_revenue_{ccy}"),
         ]
     return [
         *money,
