@@ -5,6 +5,7 @@ import os
 import sys
 import time
 import warnings
+from datetime import date
 from pathlib import Path
 
 
@@ -12,7 +13,7 @@ def _generate(args: argparse.Namespace) -> int:
     from retail_pipeline.generate import generate_landing
 
     started = time.perf_counter()
-    result = generate_landing(Path(args.out), rows=args.rows, seed=args.seed)
+    result = generate_landing(Path(args.out), rows=args.rows, seed=args.seed, start=args.start, end=args.end)
     print(
         f"wrote {result.rows:,} rows in {len(result.files)} daily files to {args.out} "
         f"in {time.perf_counter() - started:.1f} s"
@@ -36,8 +37,15 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2010-12-01") from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from retail_pipeline.generate import DEFAULT_ROWS
+    from retail_pipeline.generate import DEFAULT_END, DEFAULT_ROWS, DEFAULT_START
 
     parser = argparse.ArgumentParser(prog="retail-pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -46,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, help="directory to write the files into")
     gen.add_argument("--rows", type=int, default=DEFAULT_ROWS, help=f"total data lines (default {DEFAULT_ROWS:,})")
     gen.add_argument("--seed", type=int, default=42, help="random seed; same seed, same bytes (default 42)")
+    gen.add_argument("--start", type=_date, default=DEFAULT_START, help=f"first business date (default {DEFAULT_START})")
+    gen.add_argument("--end", type=_date, default=DEFAULT_END, help=f"last business date, inclusive (default {DEFAULT_END})")
     gen.set_defaults(handler=_generate)
 
     run = commands.add_parser("run", help="land the landing zone and materialise the whole graph")

@@ -21,8 +21,9 @@ from retail_pipeline.resources import build_resources
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
-# Dagster's own per-event console lines would bury the progress; warnings and errors still show.
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Dagster's console lines (events, and stack traces on failure) would bury the progress: the runner prints
+# what failed itself, and the full log stays in the run's page in the UI.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 class RunFailed(RuntimeError):
@@ -106,7 +107,11 @@ def _execute(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, tags:
             for event in result.all_events
             if event.is_step_failure and event.event_specific_data and event.event_specific_data.error
         ]
-        raise RunFailed(f"{job} (run {result.run_id}) failed:\n  " + "\n  ".join(failures or ["see the run log"]))
+        raise RunFailed(
+            f"{job} (run {result.run_id}) failed:\n  "
+            + "\n  ".join(failures or ["no step reported an error"])
+            + "\nThe full log is on the run's page in the UI (`make dev`)."
+        )
     steps = [
         StepTiming(event.step_key, event.event_specific_data.duration_ms / 1000)
         for event in result.all_events
