@@ -138,6 +138,10 @@ def run_pipeline(
     say=print,
 ) -> PipelineReport:
     """Land, then materialise everything with data. ``say`` receives progress lines."""
+    # A range run otherwise writes one "planned" event per partition per asset before it starts (16 s of a
+    # 46 s run over 374 days, measured). The price: if the run fails, its partitions are not marked failed in
+    # the UI; this command reports the failure itself. Set the variable to 0 to get per-partition events.
+    os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "1")
     resources = build_resources(landing, lakehouse)
     house: Lakehouse = resources["lakehouse"]
     defs = build_definitions(resources)
