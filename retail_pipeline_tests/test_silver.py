@@ -125,3 +125,14 @@ def test_outputs_have_their_declared_schemas_even_when_empty():
     assert result.quarantine.schema == SILVER_QUARANTINE
     assert result.partition_stats.schema == PARTITION_STATS
     assert result.transactions.height == result.quarantine.height == 0
+
+
+def test_a_row_placed_in_another_day_by_bronze_is_quarantined_there():
+    # Bronze put this row on 12-01 because its date was out of range when the partition was built; silver,
+    # run later with wider bounds, must still keep it out of 12-01's valid rows.
+    result = run(
+        [("536365", "85123A", "HEART", "6", "12/2/2010 8:26", "2.55", "17850", "United Kingdom")],
+        [date(2010, 12, 1)],
+    )
+    assert result.transactions.height == 0
+    assert result.quarantine["reason_code"].to_list() == ["date_out_of_range"]

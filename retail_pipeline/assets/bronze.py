@@ -11,7 +11,7 @@ from retail_pipeline.enrichment.countries import read_bundled_countries
 from retail_pipeline.enrichment.fx import read_bundled_ecb_rates
 from retail_pipeline.io_manager import PARTITION_COLUMN
 from retail_pipeline.lakehouse import Lakehouse, Window
-from retail_pipeline.landing import LandingZone, land, to_bronze
+from retail_pipeline.landing import LandingError, LandingZone, land, to_bronze
 from retail_pipeline.partitions import daily_partitions, partition_bounds, window_dates
 from retail_pipeline.schemas import BRONZE_TRANSACTIONS, LANDED_FILES, conform, empty
 
@@ -71,7 +71,13 @@ def transactions(context: dg.AssetExecutionContext, manifest: pl.LazyFrame, land
     files = active_files(manifest, window)
     parts = []
     for path, sha256 in files.iter_rows():
-        raw = landing.read(path)
+        try:
+            raw = landing.read(path)
+        except (LandingError, OSError) as exc:
+            raise dg.Failure(
+                f"{path} was landed but cannot be read now ({exc}): materialise bronze/landed_files again, "
+                "then this partition."
+            ) from exc
         if raw.sha256 != sha256:
             raise dg.Failure(
                 f"{path} changed since it was landed (sha256 {sha256[:12]}... -> {raw.sha256[:12]}...): "

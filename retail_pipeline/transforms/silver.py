@@ -86,7 +86,9 @@ def _rejection(start: date, end: date) -> tuple[pl.Expr, pl.Expr]:
             pl.format("InvoiceDate '{}' matches no accepted date format", pl.col("invoice_ts")),
         ),
         (
-            (business_date < start) | (business_date >= end),
+            # A row whose own date differs from its partition was placed in its file's earliest date by
+            # bronze because that date was out of range then; the partition it lives in decides.
+            (business_date < start) | (business_date >= end) | (business_date != pl.col("_partition_date")),
             DATE_OUT_OF_RANGE,
             pl.format(
                 "business date {} is outside the partitions' range [{}, {})",
