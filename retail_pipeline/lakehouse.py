@@ -99,10 +99,10 @@ class Lakehouse(dg.ConfigurableResource):
             return WriteResult(uri, DeltaTable(uri).version(), frame.height)
 
         if window is not None:
-            outside = frame.filter(~window.expr(date_column)).height
+            outside = frame.filter(~window.expr(date_column).fill_null(False)).height
             if outside:
                 raise ValueError(
-                    f"{outside} rows of {table!r} have {date_column} outside the partitions being written "
+                    f"{outside} rows of {table!r} have {date_column} empty or outside the partitions being written "
                     f"[{window.start}, {window.end}); refusing to write them"
                 )
         frame = frame.with_columns(pl.col(date_column).dt.truncate("1mo").alias(MONTH_COLUMN))

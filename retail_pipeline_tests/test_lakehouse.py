@@ -53,3 +53,10 @@ def test_rows_outside_the_window_are_refused(lakehouse_root):
 def test_reading_a_table_that_was_never_written_says_so(lakehouse_root):
     with pytest.raises(MissingTableError, match="materialise it first"):
         Lakehouse(root=str(lakehouse_root)).scan("silver/nothing")
+
+
+def test_rows_without_a_business_date_are_refused_too(lakehouse_root):
+    house = Lakehouse(root=str(lakehouse_root))
+    frame = pl.DataFrame({"d": [date(2011, 1, 1), None], "v": ["a", "b"]}, schema={"d": pl.Date, "v": pl.String})
+    with pytest.raises(ValueError, match="1 rows .* empty or outside"):
+        house.write("t/x", frame, "d", Window(date(2011, 1, 1), date(2011, 1, 2)))
