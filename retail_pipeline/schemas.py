@@ -129,6 +129,56 @@ PARTITION_STATS = pl.Schema(
     }
 )
 
+# Reference data: as the source gave it (bronze) and as the transforms use it (silver).
+FX_RATES = pl.Schema(
+    {
+        "rate_date": pl.Date,
+        "currency": pl.String,
+        "rate_per_eur": pl.Float64,
+        "source": pl.String,
+        "source_name": pl.String,
+        "payload_sha256": pl.String,
+    }
+)
+
+FX_DAILY = pl.Schema(
+    {
+        "date": pl.Date,
+        "fixing_date": pl.Date,
+        "gbp_eur": pl.Float64,
+        "gbp_usd": pl.Float64,
+        "source": pl.String,
+    }
+)
+
+COUNTRIES = pl.Schema(
+    {
+        "alpha_2": pl.String,
+        "alpha_3": pl.String,
+        "numeric": pl.String,
+        "name": pl.String,
+        "official_name": pl.String,
+        "common_name": pl.String,
+        "un_region": pl.String,
+        "continent": pl.String,
+        "source": pl.String,
+        "source_name": pl.String,
+    }
+)
+
+DIM_COUNTRY = pl.Schema(
+    {
+        "country_key": pl.String,
+        "country_iso2": pl.String,
+        "country_iso3": pl.String,
+        "country_name": pl.String,
+        "region": pl.String,
+        "continent": pl.String,
+        "match": pl.String,
+    }
+)
+
+
 _MONEY = {
     f"{measure}_{ccy}": pl.Float64
     for measure in ("gross_revenue", "product_revenue", "cancelled_revenue", "net_revenue")

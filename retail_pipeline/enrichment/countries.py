@@ -21,33 +21,12 @@ from pathlib import Path
 import polars as pl
 import pycountry
 
+from retail_pipeline.schemas import COUNTRIES, DIM_COUNTRY
+
 COUNTRY_SOURCE_BUNDLE = "iso_bundle"
 
 COCO_PACKAGE = "country_converter"
 COCO_DATA_FILE = "country_data.tsv"
-
-COUNTRIES_SCHEMA: dict[str, pl.DataType] = {
-    "alpha_2": pl.String(),
-    "alpha_3": pl.String(),
-    "numeric": pl.String(),
-    "name": pl.String(),
-    "official_name": pl.String(),
-    "common_name": pl.String(),
-    "un_region": pl.String(),
-    "continent": pl.String(),
-    "source": pl.String(),
-    "source_name": pl.String(),
-}
-
-DIM_COUNTRY_SCHEMA: dict[str, pl.DataType] = {
-    "country_key": pl.String(),
-    "country_iso2": pl.String(),
-    "country_iso3": pl.String(),
-    "country_name": pl.String(),
-    "region": pl.String(),
-    "continent": pl.String(),
-    "match": pl.String(),
-}
 
 MATCH_ISO_NAME = "iso_name"
 MATCH_ALIAS = "alias"
@@ -192,7 +171,7 @@ def read_bundled_countries() -> pl.DataFrame:
             pl.lit(COUNTRY_SOURCE_BUNDLE, pl.String).alias("source"),
             pl.lit(_source_name(), pl.String).alias("source_name"),
         )
-        .select(pl.col(name).cast(dtype) for name, dtype in COUNTRIES_SCHEMA.items())
+        .select(pl.col(name).cast(dtype) for name, dtype in COUNTRIES.items())
         .sort("alpha_2")
         .collect()
     )
@@ -290,7 +269,7 @@ def build_dim_country(countries: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
             nulls_last=True,
         )
         .unique(subset="country_key", keep="first", maintain_order=True)
-        .select(pl.col(name).cast(dtype) for name, dtype in DIM_COUNTRY_SCHEMA.items())
+        .select(pl.col(name).cast(dtype) for name, dtype in DIM_COUNTRY.items())
         .collect()
     )
 

@@ -20,6 +20,8 @@ from datetime import date
 
 import polars as pl
 
+from retail_pipeline.schemas import FX_DAILY, FX_RATES, conform
+
 FX_SOURCE_BUNDLE = "ecb_bundle"
 FX_SOURCE_API = "api"
 
@@ -30,24 +32,6 @@ FX_SOURCE_PREFERENCE: tuple[str, ...] = (FX_SOURCE_API, FX_SOURCE_BUNDLE)
 
 ECB_BUNDLE_PACKAGE = "currency_converter"
 ECB_BUNDLE_FILE = "eurofxref-hist.zip"
-
-FX_RATES_SCHEMA: dict[str, pl.DataType] = {
-    "rate_date": pl.Date(),
-    "currency": pl.String(),
-    "rate_per_eur": pl.Float64(),
-    "source": pl.String(),
-    "source_name": pl.String(),
-    "payload_sha256": pl.String(),
-}
-
-FX_DAILY_SCHEMA: dict[str, pl.DataType] = {
-    "date": pl.Date(),
-    "fixing_date": pl.Date(),
-    "gbp_eur": pl.Float64(),
-    "gbp_usd": pl.Float64(),
-    "source": pl.String(),
-}
-
 
 def parse_ecb_hist_csv(
     csv_bytes: bytes, *, source: str, source_name: str, payload_sha256: str
@@ -63,7 +47,7 @@ def parse_ecb_hist_csv(
     names = wide.collect_schema().names()
     date_col = names[0]  # "Date"; taken by position so a renamed header does not break us
     currencies = [n for n in names[1:] if n.strip()]  # the trailing comma's column has no name
-    return (
+    long = (
         wide.select(date_col, *currencies)
         .unpivot(index=date_col, variable_name="currency", value_name="rate")
         .drop_nulls("rate")
@@ -75,9 +59,8 @@ def parse_ecb_hist_csv(
             pl.lit(source_name, pl.String).alias("source_name"),
             pl.lit(payload_sha256, pl.String).alias("payload_sha256"),
         )
-        .sort("rate_date", "currency")
-        .collect()
     )
+    return conform(long, FX_RATES).sort("rate_date", "currency").collect()
 
 
 def read_bundled_ecb_rates() -> tuple[pl.DataFrame, str]:
@@ -188,7 +171,7 @@ def build_fx_daily(fx_rates: pl.LazyFrame | pl.DataFrame, end: date | None = Non
     return (
         calendar.join_asof(fixings, left_on="date", right_on="fixing_date", strategy="backward")
         .select(
-            pl.col(name).cast(dtype) for name, dtype in FX_DAILY_SCHEMA.items()
+            pl.col(name).cast(dtype) for name, dtype in FX_DAILY.items()
         )
         .collect()
     )
