@@ -207,3 +207,17 @@ def test_a_changed_file_replaces_its_rows_in_old_and_new_dates_and_a_deleted_one
     run()
     manifest = house.read("bronze/landed_files")
     assert manifest.filter(pl.col("path") == "online_retail_2010-12-01.csv")["status"].to_list() == ["missing"]
+
+
+def test_running_the_whole_pipeline_twice_writes_the_same_tables(resources, landing):
+    house = resources["lakehouse"]
+    run = lambda: run_pipeline(str(landing), house.root, dg.DagsterInstance.ephemeral(), say=lambda _: None)  # noqa: E731
+    run()
+    first = snapshot(house)
+    reference = {t: house.read(t).drop("_fetched_at", "_run_id") for t in ("bronze/fx_rates", "bronze/countries")}
+    manifest = house.read("bronze/landed_files")
+    run()
+    assert_same_tables(first, snapshot(house))
+    for table, frame in reference.items():
+        assert frame.equals(house.read(table).drop("_fetched_at", "_run_id")), table
+    assert manifest.equals(house.read("bronze/landed_files"))
