@@ -12,6 +12,7 @@ The manifest never claims rows are in bronze: bronze's own ``_file_sha256`` colu
 """
 
 
+import csv
 import hashlib
 import io
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ class RawFile:
     path: str
     sha256: str
     format: str
-    records: pl.DataFrame  # BUSINESS_COLUMNS + _extra + _source_row, all strings but _source_row
+    records: pl.DataFrame  # BUSINESS_COLUMNS, _extra, _field_count, _raw_record, _source_row
 
 
 def decode(data: bytes) -> tuple[bytes, str]:
@@ -82,23 +83,95 @@ def map_header(columns: list[str]) -> tuple[str, dict[str, str], list[str]]:
 
 
 def parse_csv(path: str, data: bytes) -> RawFile:
-    """Read one CSV landing file (RFC 4180 quoting, any accepted encoding) into its raw records."""
+    """Read one CSV landing file (RFC 4180 quoting, any accepted encoding) into its raw records.
+
+    polars reads well-formed files fast. It cannot say how many fields a record had (a short record is
+    padded with nulls, a long one or a stray quote stops the read), so a file where it fails, or where a
+    record ends with a missing last field, is read again record by record: see ``read_records``.
+    """
     sha256 = hashlib.sha256(data).hexdigest()
     utf8, encoding = decode(data)
     try:
         frame = pl.read_csv(io.BytesIO(utf8), infer_schema=False, has_header=True, raise_if_empty=False)
-    except pl.exceptions.PolarsError as exc:
-        raise LandingError(f"not a readable CSV: {exc}") from exc
-    if not frame.columns:
+        regular = not frame.columns or frame[frame.columns[-1]].null_count() == 0
+    except pl.exceptions.PolarsError:
+        regular = False
+    if regular:
+        frame = frame.with_columns(
+            pl.lit(None, pl.Int64).alias("_field_count"), pl.lit(None, pl.String).alias("_raw_record")
+        ).with_row_index("_source_row", offset=1)
+    else:
+        frame = read_records(utf8.decode("utf-8"))
+    columns = [c for c in frame.columns if c not in ("_field_count", "_raw_record", "_source_row")]
+    if not columns:
         raise LandingError("empty file (no header)")
-    variant, rename, extras = map_header(frame.columns)
+    variant, rename, extras = map_header(columns)
     extra = pl.struct(extras).struct.json_encode() if extras else pl.lit(None, pl.String)
     records = frame.select(
         *[pl.col(raw).alias(ours) for raw, ours in rename.items()],
         extra.alias("_extra"),
-    ).with_row_index("_source_row", offset=1)
-    records = records.select(*BUSINESS_COLUMNS, "_extra", pl.col("_source_row").cast(pl.Int64))
+        "_field_count",
+        "_raw_record",
+        pl.col("_source_row").cast(pl.Int64),
+    ).select(*BUSINESS_COLUMNS, "_extra", "_field_count", "_raw_record", "_source_row")
     return RawFile(path=path, sha256=sha256, format=f"csv/{variant}/{encoding}", records=records)
+
+
+def read_records(text: str) -> pl.DataFrame:
+    """Every record of a CSV text, whatever its field count, with the raw text of the irregular ones.
+
+    A record whose field count differs from the header's is kept (padded with nulls or cut to the header's
+    width) with ``_field_count`` and ``_raw_record`` set, so silver quarantines it with its source text.
+    Blank lines are not records. Python's csv module reads a stray quote as a character, as spreadsheets do.
+    """
+    lines = io.StringIO(text, newline="").readlines()
+    reader = csv.reader(iter(lines))
+    header = next(reader, None)
+    if header is None:
+        return pl.DataFrame()
+    width = len(header)
+    rows: list[list[str | None]] = []
+    counts: list[int | None] = []
+    raws: list[str | None] = []
+    consumed = reader.line_num
+    for fields in reader:
+        start, consumed = consumed, reader.line_num
+        if not fields:
+            continue
+        if len(fields) == width:
+            rows.append(fields)
+            counts.append(None)
+            raws.append(None)
+        else:
+            rows.append((fields + [None] * width)[:width])
+            counts.append(len(fields))
+            raws.append("".join(lines[start:consumed]).rstrip("\r\n"))
+    names = [f"column_{i}" for i in range(width)]
+    frame = pl.DataFrame(rows, schema={n: pl.String for n in names}, orient="row")
+    # Empty fields are nulls, as polars' fast path reads them.
+    frame = frame.with_columns(pl.when(pl.col(n) != "").then(pl.col(n)).alias(n) for n in names)
+    return (
+        frame.rename(dict(zip(names, _unique(header), strict=True)))
+        .with_columns(
+            pl.Series("_field_count", counts, pl.Int64),
+            pl.Series("_raw_record", raws, pl.String),
+        )
+        .with_row_index("_source_row", offset=1)
+    )
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Header names made unique the way polars does (``x``, ``x_duplicated_0`` ...)."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        if name in seen:
+            out.append(f"{name}_duplicated_{seen[name]}")
+            seen[name] += 1
+        else:
+            out.append(name)
+            seen[name] = 0
+    return out
 
 
 def place_rows(records: pl.LazyFrame, start: date, end: date) -> pl.LazyFrame:

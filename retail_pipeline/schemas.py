@@ -77,6 +77,9 @@ BRONZE_TRANSACTIONS = pl.Schema(
     {
         **{c: pl.String for c in BUSINESS_COLUMNS},
         "_extra": pl.String,
+        # Set only for a record whose field count differs from its header's: silver quarantines it.
+        "_field_count": pl.Int64,
+        "_raw_record": pl.String,
         "_partition_date": pl.Date,
         **LINEAGE,
     }

@@ -138,3 +138,43 @@ def test_rejection_for_dates_is_decided_again_when_the_partitions_move(landing):
     assert "no row has a business date in [2011-01-01, 2012-01-01)" in before["reason"][0]
     after = land(zone, before, START, END, T1).row(0, named=True)
     assert (after["status"], after["reason"]) == ("active", None)
+
+
+def test_records_with_the_wrong_field_count_or_stray_quotes_are_kept_with_their_raw_text():
+    body = "\r\n".join(
+        [
+            "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country",
+            "536365,85123A,HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom",
+            "536366,85123A,HEART,6,12/1/2010 8:26,2.55,United Kingdom",  # a field missing
+            "536367,85123A,HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom,extra",  # one too many
+            "",  # a blank line is not a record
+            '536368,22633,12 PENCILS "SMALL TUBE,1,12/1/2010 9:00,0.65,,EIRE',  # a stray quote
+            '536369,22633,"HAND WARMER, RED",1,12/1/2010 9:00,2.1,,EIRE',
+        ]
+    )
+    raw = parse_csv("messy.csv", body.encode())
+    rows = raw.records.rows(named=True)
+    assert [r["_source_row"] for r in rows] == [1, 2, 3, 4, 5]
+    assert [r["_field_count"] for r in rows] == [None, 7, 9, None, None]
+    assert rows[1]["_raw_record"] == "536366,85123A,HEART,6,12/1/2010 8:26,2.55,United Kingdom"
+    assert rows[1]["country"] is None and rows[1]["customer_id"] == "United Kingdom"
+    assert rows[2]["country"] == "United Kingdom" and rows[2]["_raw_record"].endswith(",extra")
+    assert rows[3]["description"] == '12 PENCILS "SMALL TUBE' and rows[3]["customer_id"] is None
+    assert rows[4]["description"] == "HAND WARMER, RED"
+    assert rows[0]["_raw_record"] is None
+
+
+def test_well_formed_files_read_the_same_by_both_readers():
+    body = (
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        '536365,85123A,"SET OF 3, ""SMALL"" TINS",6,12/1/2010 8:26,2.55,,United Kingdom\n'
+        '536366,22633,"MULTI\nLINE",1,12/1/2010 9:00,0.65,17850.0,EIRE\n'
+    )
+    fast = parse_csv("a.csv", body.encode()).records
+    from retail_pipeline.landing import read_records
+
+    slow = read_records(body).rename({"InvoiceNo": "invoice_no"})
+    assert fast["_field_count"].null_count() == fast.height
+    assert fast["invoice_no"].to_list() == slow["invoice_no"].to_list()
+    assert fast["description"].to_list() == slow["Description"].to_list() == ['SET OF 3, "SMALL" TINS', "MULTI\nLINE"]
+    assert fast["customer_id"].to_list() == slow["CustomerID"].to_list() == [None, "17850.0"]

@@ -224,3 +224,38 @@ def test_running_the_whole_pipeline_twice_writes_the_same_tables(resources, land
     run()
     assert_same_tables(first, snapshot(house))
     assert_same_tables(before, {t: canonical(t) for t in others})
+
+
+def test_a_file_with_corrupted_lines_lands_and_every_row_is_accounted_for(landing, lakehouse_root):
+    from retail_pipeline.generate import generate_landing
+
+    generate_landing(landing, rows=2000, seed=7, start=date(2011, 3, 1), end=date(2011, 3, 3))
+    path = landing / "online_retail_2011-03-02.csv"
+    lines = path.read_text().splitlines()
+    corruptions = [
+        lambda l: l.rsplit(",", 1)[0],  # a field missing
+        lambda l: l + ",surplus",  # a field too many
+        lambda l: l.replace(",", ",abc,", 1).rsplit(",", 1)[0],  # garbage shifted into place
+        lambda l: ",".join(p if i != 3 else "six" for i, p in enumerate(l.split(","))) if '"' not in l else l + ",x",
+    ]
+    corrupted = set(range(3, len(lines), 20))  # 5% of the lines
+    for n, i in enumerate(sorted(corrupted)):
+        lines[i] = corruptions[n % len(corruptions)](lines[i])
+    lines.insert(10, '536999,22633,12 PENCILS "SMALL TUBE,1,3/2/2011 9:00,0.65,,EIRE')  # a stray quote
+    path.write_text("\n".join(lines) + "\n")
+
+    report = run_pipeline(str(landing), str(lakehouse_root), dg.DagsterInstance.ephemeral(), say=lambda _: None)
+    house = report.lakehouse
+    manifest = house.read("bronze/landed_files")
+    assert manifest["status"].to_list() == ["active"] * 3
+    stats = house.read("silver/partition_stats").filter(pl.col("bronze_rows") > 0)
+    for row in stats.iter_rows(named=True):
+        assert row["bronze_rows"] == row["silver_rows"] + row["quarantined_rows"] + row["duplicates_dropped"]
+    day = stats.filter(pl.col("business_date") == date(2011, 3, 2)).row(0, named=True)
+    assert day["bronze_rows"] == len(lines) - 1
+    quarantine = house.read("silver/quarantine").filter(pl.col("_source_file") == path.name)
+    assert quarantine.height >= len(corrupted)
+    assert quarantine["reason_code"].null_count() == 0 and quarantine["_source_row"].null_count() == 0
+    assert set(quarantine["reason_code"]) >= {"wrong_field_count", "unparseable_quantity"}
+    stray = house.read("silver/transactions").filter(pl.col("invoice_no") == "536999")
+    assert stray["description"].to_list() == ['12 PENCILS "SMALL TUBE']

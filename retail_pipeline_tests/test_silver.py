@@ -18,6 +18,8 @@ def bronze(rows: list[tuple], partition_dates: list[date] | None = None) -> pl.L
     n = frame.height
     return frame.with_columns(
         pl.lit(None, pl.String).alias("_extra"),
+        pl.lit(None, pl.Int64).alias("_field_count"),
+        pl.lit(None, pl.String).alias("_raw_record"),
         pl.Series("_partition_date", partition_dates or [date(2010, 12, 1)] * n, pl.Date),
         pl.lit("f.csv").alias("_source_file"),
         pl.int_range(1, n + 1, dtype=pl.Int64).alias("_source_row"),
@@ -136,3 +138,20 @@ def test_a_row_placed_in_another_day_by_bronze_is_quarantined_there():
     )
     assert result.transactions.height == 0
     assert result.quarantine["reason_code"].to_list() == ["date_out_of_range"]
+
+
+def test_a_record_with_the_wrong_field_count_is_quarantined_with_its_raw_text():
+    frame = bronze(
+        [
+            ("536365", "85123A", "HEART", "6", "12/1/2010 8:26", "2.55", "United Kingdom", None),
+            ("536366", "85123A", "HEART", "6", "12/1/2010 8:26", "2.55", "17850", "United Kingdom"),
+        ]
+    ).with_columns(
+        pl.Series("_field_count", [7, None], pl.Int64),
+        pl.Series("_raw_record", ["536365,85123A,HEART,6,12/1/2010 8:26,2.55,United Kingdom", None]),
+    )
+    result = build_silver(frame, FX, COUNTRIES, START, END, *VALID, "run-1")
+    assert result.transactions["_source_row"].to_list() == [2]
+    row = result.quarantine.row(0, named=True)
+    assert (row["reason_code"], row["reason"]) == ("wrong_field_count", "record has 7 fields, unlike its file's header")
+    assert row["_raw_record"].startswith("536365,85123A")

@@ -36,6 +36,7 @@ FEE_PREFIXES = ("DCGS", "GIFT_")
 REQUIRED = ("invoice_no", "stock_code", "invoice_ts", "quantity", "unit_price")
 
 # Reason codes, stable: downstream reports and people's scripts group by them.
+WRONG_FIELD_COUNT = "wrong_field_count"
 MISSING_REQUIRED = "missing_required"
 UNPARSEABLE_DATE = "unparseable_date"
 DATE_OUT_OF_RANGE = "date_out_of_range"
@@ -75,6 +76,11 @@ def _rejection(start: date, end: date) -> tuple[pl.Expr, pl.Expr]:
     )
     business_date = pl.col("__invoice_ts").dt.date()
     rules: list[tuple[pl.Expr, str, pl.Expr]] = [
+        (
+            pl.col("_field_count").is_not_null(),
+            WRONG_FIELD_COUNT,
+            pl.format("record has {} fields, unlike its file's header", pl.col("_field_count")),
+        ),
         (
             pl.any_horizontal(missing),
             MISSING_REQUIRED,
