@@ -3,6 +3,7 @@
 import dagster as dg
 
 from retail_pipeline.assets import bronze, gold, silver
+from retail_pipeline.checks import CHECKS
 from retail_pipeline.resources import build_resources
 
 LANDING_JOB = "landing_job"
@@ -29,6 +30,7 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
     """The definitions with the given resources (default: from the environment, see ``build_resources``)."""
     return dg.Definitions(
         assets=dg.load_assets_from_modules([bronze, silver, gold]),
+        asset_checks=CHECKS,
         jobs=[landing_job, daily_job],
         resources=resources or build_resources(),
     )

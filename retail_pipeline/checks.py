@@ -1,0 +1,149 @@
+"""Asset checks that hold the lakehouse to its invariants (DESIGN.md section 3).
+
+Each check looks at the business dates the run just wrote (the rows of ``silver/partition_stats`` carrying
+the run's id; all dates when the check runs on its own), reads what it needs from the lakehouse, and
+returns an ``AssetCheckResult`` with failure counts and a few failing rows. Silver and gold checks are
+blocking: a failure stops the assets below in the same run.
+"""
+
+import dagster as dg
+import polars as pl
+
+from retail_pipeline.lakehouse import Lakehouse
+from retail_pipeline.schemas import BUSINESS_COLUMNS
+from retail_pipeline.transforms.gold import CURRENCIES, IS_CANCELLATION, IS_GROSS
+
+SILVER = dg.AssetKey(["silver", "transactions"])
+DAILY_SALES = dg.AssetKey(["gold", "daily_sales"])
+MONTHLY_KPIS = dg.AssetKey(["gold", "monthly_kpis"])
+# Money in gold is exact to the millionth; half a penny leaves room for float representation only.
+MONEY_TOLERANCE = 0.005
+
+
+def run_dates(lakehouse: Lakehouse, run_id: str) -> pl.LazyFrame:
+    """The business dates written by ``run_id`` (every date if it wrote none)."""
+    stats = lakehouse.scan("silver/partition_stats").select("business_date", "_run_id")
+    written = stats.filter(pl.col("_run_id") == run_id).select("business_date")
+    if written.select(pl.len()).collect().item():
+        return written
+    return stats.select("business_date")
+
+
+def _on_dates(frame: pl.LazyFrame, date_column: str, dates: pl.LazyFrame) -> pl.LazyFrame:
+    return frame.join(dates.rename({"business_date": date_column}), on=date_column, how="semi")
+
+
+def _result(failures: pl.DataFrame, what: str, **metadata) -> dg.AssetCheckResult:
+    with pl.Config(tbl_formatting="MARKDOWN", tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+        sample = str(failures.head(5))
+    return dg.AssetCheckResult(
+        passed=failures.height == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{failures.height} {what}" if failures.height else None,
+        metadata={"failures": failures.height, **metadata, **({"sample": dg.MetadataValue.md(sample)} if failures.height else {})},
+    )
+
+
+def row_conservation_failures(
+    bronze: pl.LazyFrame, silver: pl.LazyFrame, quarantine: pl.LazyFrame, stats: pl.LazyFrame
+) -> pl.DataFrame:
+    """Dates where bronze rows != silver rows + quarantined rows + duplicates dropped, counted in the tables."""
+    def per_day(frame: pl.LazyFrame, column: str, name: str) -> pl.LazyFrame:
+        return frame.group_by(pl.col(column).alias("business_date")).agg(pl.len().alias(name))
+
+    counts = (
+        stats.select("business_date", "duplicates_dropped")
+        .join(per_day(bronze, "_partition_date", "bronze"), on="business_date", how="left")
+        .join(per_day(silver, "invoice_date", "silver"), on="business_date", how="left")
+        .join(per_day(quarantine, "_partition_date", "quarantined"), on="business_date", how="left")
+        .with_columns(pl.col("bronze", "silver", "quarantined").fill_null(0))
+    )
+    accounted = pl.col("silver") + pl.col("quarantined") + pl.col("duplicates_dropped")
+    return counts.filter(pl.col("bronze") != accounted).sort("business_date").collect()
+
+
+def revenue_mismatches(silver: pl.LazyFrame, daily_sales: pl.LazyFrame) -> pl.DataFrame:
+    """Dates where gold's gross or cancelled revenue differs from the sum of silver's lines, per currency."""
+    measures = []
+    for ccy in CURRENCIES:
+        total = pl.col(f"line_total_{ccy}")
+        measures += [
+            total.filter(IS_GROSS).sum().alias(f"gross_revenue_{ccy}"),
+            (-total.filter(IS_CANCELLATION).sum()).alias(f"cancelled_revenue_{ccy}"),
+        ]
+    names = [m.meta.output_name() for m in measures]
+    from_silver = silver.group_by("invoice_date").agg(measures)
+    from_gold = daily_sales.group_by("invoice_date").agg(pl.col(names).sum())
+    joined = from_silver.join(from_gold, on="invoice_date", how="full", suffix="_gold", coalesce=True).fill_null(0.0)
+    off = pl.any_horizontal([(pl.col(n) - pl.col(f"{n}_gold")).abs() > MONEY_TOLERANCE for n in names])
+    return joined.filter(off).sort("invoice_date").collect()
+
+
+@dg.asset_check(
+    asset=SILVER,
+    blocking=True,
+    additional_deps=[["bronze", "transactions"], ["silver", "quarantine"], ["silver", "partition_stats"]],
+)
+def row_conservation(context: dg.AssetCheckExecutionContext, lakehouse: Lakehouse) -> dg.AssetCheckResult:
+    """Every bronze row of each date written is in silver, in quarantine, or counted as a dropped duplicate."""
+    dates = run_dates(lakehouse, context.run.run_id)
+    failures = row_conservation_failures(
+        _on_dates(lakehouse.scan("bronze/transactions"), "_partition_date", dates),
+        _on_dates(lakehouse.scan("silver/transactions"), "invoice_date", dates),
+        _on_dates(lakehouse.scan("silver/quarantine"), "_partition_date", dates),
+        _on_dates(lakehouse.scan("silver/partition_stats"), "business_date", dates),
+    )
+    return _result(failures, "business dates lose or invent rows between bronze and silver")
+
+
+@dg.asset_check(asset=SILVER, blocking=True)
+def no_duplicate_lines(context: dg.AssetCheckExecutionContext, lakehouse: Lakehouse) -> dg.AssetCheckResult:
+    """No two silver lines are equal on all eight business fields (exact duplicates were dropped)."""
+    silver = _on_dates(lakehouse.scan("silver/transactions"), "invoice_date", run_dates(lakehouse, context.run.run_id))
+    failures = (
+        silver.group_by(BUSINESS_COLUMNS).agg(pl.len().alias("copies")).filter(pl.col("copies") > 1).collect()
+    )
+    return _result(failures, "business keys appear more than once")
+
+
+@dg.asset_check(asset=SILVER, blocking=True)
+def every_line_has_an_fx_rate(context: dg.AssetCheckExecutionContext, lakehouse: Lakehouse) -> dg.AssetCheckResult:
+    """Every silver line has its GBP->EUR and GBP->USD rates, so its money exists in three currencies."""
+    silver = _on_dates(lakehouse.scan("silver/transactions"), "invoice_date", run_dates(lakehouse, context.run.run_id))
+    failures = (
+        silver.filter(pl.col("gbp_eur").is_null() | pl.col("gbp_usd").is_null())
+        .select("invoice_date", "invoice_no", "stock_code", "_source_file", "_source_row")
+        .collect()
+    )
+    return _result(failures, "lines have no exchange rate")
+
+
+@dg.asset_check(asset=DAILY_SALES, blocking=True)
+def revenue_reconciles_with_silver(
+    context: dg.AssetCheckExecutionContext, lakehouse: Lakehouse
+) -> dg.AssetCheckResult:
+    """Per business date, gold's gross and cancelled revenue in GBP, EUR and USD equal silver's lines."""
+    dates = run_dates(lakehouse, context.run.run_id)
+    failures = revenue_mismatches(
+        _on_dates(lakehouse.scan("silver/transactions"), "invoice_date", dates),
+        _on_dates(lakehouse.scan("gold/daily_sales"), "invoice_date", dates),
+    )
+    return _result(failures, "business dates where gold's revenue differs from silver's")
+
+
+@dg.asset_check(asset=MONTHLY_KPIS, blocking=True)
+def monthly_revenue_reconciles_with_silver(lakehouse: Lakehouse) -> dg.AssetCheckResult:
+    """Over the whole history, the monthly marts' revenue equals silver's lines, per currency."""
+    silver = lakehouse.scan("silver/transactions").with_columns(pl.col("invoice_date").dt.truncate("1mo"))
+    monthly = lakehouse.scan("gold/monthly_kpis").rename({"month": "invoice_date"})
+    failures = revenue_mismatches(silver, monthly)
+    return _result(failures, "months where gold's revenue differs from silver's")
+
+
+CHECKS = [
+    row_conservation,
+    no_duplicate_lines,
+    every_line_has_an_fx_rate,
+    revenue_reconciles_with_silver,
+    monthly_revenue_reconciles_with_silver,
+]

@@ -1,0 +1,103 @@
+"""Asset checks: each passes on good data and fails on data broken on purpose; a failing blocking check
+stops gold."""
+
+from datetime import date
+
+import dagster as dg
+import polars as pl
+
+from retail_pipeline.checks import revenue_mismatches, row_conservation_failures
+from retail_pipeline.definitions import build_definitions
+from retail_pipeline.resources import build_resources
+from retail_pipeline.runner import RANGE_END_TAG, RANGE_START_TAG
+from retail_pipeline_tests.test_pipeline import DAILY, REFERENCE, write_days
+
+D1, D2 = date(2011, 1, 3), date(2011, 1, 4)
+
+
+def test_row_conservation_counts_rows_in_the_tables():
+    bronze = pl.LazyFrame({"_partition_date": [D1, D1, D1, D2]})
+    silver = pl.LazyFrame({"invoice_date": [D1, D2]})
+    quarantine = pl.LazyFrame({"_partition_date": [D1]}, schema={"_partition_date": pl.Date})
+    stats = pl.LazyFrame({"business_date": [D1, D2], "duplicates_dropped": [1, 0]})
+    assert row_conservation_failures(bronze, silver, quarantine, stats).height == 0
+    lost = row_conservation_failures(bronze, silver.filter(pl.col("invoice_date") == D2), quarantine, stats)
+    assert lost.select("business_date", "bronze", "silver").rows() == [(D1, 3, 0)]
+
+
+def test_revenue_mismatch_names_the_date_and_the_measure():
+    silver = pl.LazyFrame(
+        {
+            "invoice_date": [D1, D1, D2],
+            "line_type": ["sale", "cancellation", "sale"],
+            "quantity": [2, -1, 1],
+            "unit_price": [5.0, 5.0, 3.0],
+            "is_product": [True, True, True],
+            **{f"line_total_{c}": [10.0, -5.0, 3.0] for c in ("gbp", "eur", "usd")},
+        }
+    )
+    gold = pl.LazyFrame(
+        {
+            "invoice_date": [D1, D2],
+            **{f"gross_revenue_{c}": [10.0, 3.0] for c in ("gbp", "eur", "usd")},
+            **{f"cancelled_revenue_{c}": [5.0, 0.0] for c in ("gbp", "eur", "usd")},
+        }
+    )
+    assert revenue_mismatches(silver, gold).height == 0
+    wrong = gold.with_columns(pl.when(pl.col("invoice_date") == D2).then(3.5).otherwise(pl.col("gross_revenue_eur")).alias("gross_revenue_eur"))
+    assert revenue_mismatches(silver, wrong)["invoice_date"].to_list() == [D2]
+
+
+def _run(resources: dict, selection: list[str], start: str, end: str) -> dg.ExecuteInProcessResult:
+    defs = build_definitions(resources)
+    return dg.materialize(
+        list(defs.assets),
+        selection=selection,
+        resources=resources,
+        instance=dg.DagsterInstance.ephemeral(),
+        tags={RANGE_START_TAG: start, RANGE_END_TAG: end},
+        raise_on_error=False,
+    )
+
+
+def _checks_via_job(resources: dict, start: str, end: str) -> dg.ExecuteInProcessResult:
+    defs = build_definitions(resources)
+    return defs.resolve_job_def("daily_job").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        tags={RANGE_START_TAG: start, RANGE_END_TAG: end},
+        raise_on_error=False,
+    )
+
+
+def test_checks_pass_on_a_clean_run(landing, lakehouse_root):
+    write_days(landing)
+    resources = build_resources(str(landing), str(lakehouse_root))
+    assert _run(resources, REFERENCE, "2010-12-01", "2010-12-01").success
+    result = _checks_via_job(resources, "2010-12-01", "2010-12-03")
+    assert result.success
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(evaluations) == {
+        "row_conservation",
+        "no_duplicate_lines",
+        "every_line_has_an_fx_rate",
+        "revenue_reconciles_with_silver",
+        "monthly_revenue_reconciles_with_silver",
+    }
+    assert all(e.passed for e in evaluations.values())
+
+
+def test_a_failing_blocking_check_stops_gold(landing, lakehouse_root):
+    write_days(landing)
+    resources = build_resources(str(landing), str(lakehouse_root))
+    assert _run(resources, REFERENCE, "2010-12-01", "2010-12-01").success
+    # Break the reference data: no exchange rate for 2010-12-02.
+    house = resources["lakehouse"]
+    house.write("silver/fx_daily", house.read("silver/fx_daily").filter(pl.col("date") != date(2010, 12, 2)))
+
+    result = _checks_via_job(resources, "2010-12-01", "2010-12-03")
+    assert not result.success
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert [e.check_name for e in failed] == ["every_line_has_an_fx_rate"]
+    assert failed[0].metadata["failures"].value == 2  # the two valid lines of 2010-12-02
+    assert house.exists("silver/transactions")
+    assert not house.exists("gold/daily_sales")
