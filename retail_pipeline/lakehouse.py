@@ -110,12 +110,15 @@ class Lakehouse(dg.ConfigurableResource):
             # First write (or a deliberate full rewrite): creates the table with its schema, even with 0 rows.
             write_deltalake(uri, frame.to_arrow(), mode="overwrite", partition_by=[MONTH_COLUMN])
         else:
+            # "merge" lets a release that adds columns evolve an existing table in place (old rows read
+            # the new columns as null); a changed type still fails, with deltalake's message.
             write_deltalake(
                 uri,
                 frame.to_arrow(),
                 mode="overwrite",
                 predicate=window.predicate(date_column),
                 partition_by=[MONTH_COLUMN],
+                schema_mode="merge",
             )
         return WriteResult(uri, DeltaTable(uri).version(), frame.height)
 

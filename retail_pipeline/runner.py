@@ -213,7 +213,7 @@ def summary(report: PipelineReport) -> str:
                 f"  run {run.run_id}"
             )
             for step in sorted(run.steps, key=lambda s: -s.seconds):
-                lines.append(f"    {step.step:<40} {step.seconds:6.1f} s")
+                lines.append(f"    {step.step:<58} {step.seconds:6.1f} s")
     lines.append(f"Tables: {house.uri('')}  (<layer>/<table>, Delta)")
     lines.append("Next: `make dev` and open http://127.0.0.1:3000 to browse the assets and their runs.")
     return "\n".join(lines)

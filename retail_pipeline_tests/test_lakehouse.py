@@ -60,3 +60,13 @@ def test_rows_without_a_business_date_are_refused_too(lakehouse_root):
     frame = pl.DataFrame({"d": [date(2011, 1, 1), None], "v": ["a", "b"]}, schema={"d": pl.Date, "v": pl.String})
     with pytest.raises(ValueError, match="1 rows .* empty or outside"):
         house.write("t/x", frame, "d", Window(date(2011, 1, 1), date(2011, 1, 2)))
+
+
+def test_a_release_that_adds_a_column_evolves_a_daily_table_in_place(lakehouse_root):
+    house = Lakehouse(root=str(lakehouse_root))
+    house.write("t/x", _days("2011-01-01", "2011-01-02"), "d")
+    newer = _days("2011-01-02", tag="b").with_columns(pl.lit(7, pl.Int64).alias("added"))
+    house.write("t/x", newer, "d", Window(date(2011, 1, 2), date(2011, 1, 3)))
+    got = house.read("t/x").sort("d")
+    assert got.columns == ["d", "v", "added"]
+    assert got["added"].to_list() == [None, 7]
