@@ -37,6 +37,20 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quarantine(args: argparse.Namespace) -> int:
+    from retail_pipeline.lakehouse import MissingTableError
+    from retail_pipeline.quarantine import quarantine_report
+    from retail_pipeline.resources import build_resources
+
+    lakehouse = build_resources(lakehouse=args.lakehouse)["lakehouse"]
+    try:
+        print(quarantine_report(lakehouse, args.date, args.examples))
+    except MissingTableError:
+        print(f"error: no silver/quarantine table under {lakehouse.root}: run `retail-pipeline run` first", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -62,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--landing", help="landing zone (default $RETAIL_LANDING_DIR or data/landing)")
     run.add_argument("--lakehouse", help="lakehouse root (default $RETAIL_LAKEHOUSE_URI or data/lakehouse)")
     run.set_defaults(handler=_run)
+
+    quarantine = commands.add_parser("quarantine", help="summarise quarantined rows by reason, with examples")
+    quarantine.add_argument("--date", type=_date, help="one business date (default: all)")
+    quarantine.add_argument("--examples", type=int, default=3, help="example rows per reason (default 3)")
+    quarantine.add_argument("--lakehouse", help="lakehouse root (default $RETAIL_LAKEHOUSE_URI or data/lakehouse)")
+    quarantine.set_defaults(handler=_quarantine)
     return parser
 
 

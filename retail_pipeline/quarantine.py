@@ -1,0 +1,47 @@
+"""``retail-pipeline quarantine``: what was rejected, why, and where to fix it in the source files."""
+
+from datetime import date, timedelta
+
+import polars as pl
+
+from retail_pipeline.lakehouse import Lakehouse, Window
+from retail_pipeline.schemas import BUSINESS_COLUMNS
+
+
+def quarantine_report(lakehouse: Lakehouse, day: date | None = None, examples: int = 3) -> str:
+    """Quarantined rows by reason, and a few example rows of each with their file and record number."""
+    window = Window(day, day + timedelta(days=1)) if day else None
+    rows = lakehouse.read("silver/quarantine", "_partition_date", window)
+    where = f"on {day}" if day else "in the lakehouse"
+    if rows.height == 0:
+        return f"No quarantined rows {where}."
+    by_reason = rows.group_by("reason_code").agg(pl.len().alias("rows")).sort("rows", "reason_code", descending=[True, False])
+    sample = (
+        rows.sort("_partition_date", "_source_file", "_source_row")
+        .group_by("reason_code", maintain_order=True)
+        .head(examples)
+        .select(
+            "reason_code",
+            pl.format("{}:{}", "_source_file", "_source_row").alias("record"),
+            "reason",
+            pl.coalesce("_raw_record", pl.concat_str(BUSINESS_COLUMNS, separator=",", ignore_nulls=False)).alias(
+                "line"
+            ),
+        )
+    )
+    with pl.Config(
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+        tbl_rows=-1,
+        tbl_width_chars=160,
+        fmt_str_lengths=80,
+        thousands_separator=",",
+    ):
+        return "\n".join(
+            [
+                f"{rows.height:,} quarantined rows {where}, by reason:",
+                str(by_reason),
+                "Examples (file:record, records numbered from 1 after the header):",
+                str(sample),
+            ]
+        )
