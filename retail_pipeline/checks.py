@@ -6,6 +6,9 @@ returns an ``AssetCheckResult`` with failure counts and a few failing rows. Silv
 blocking: a failure stops the assets below in the same run.
 """
 
+import os
+from datetime import date
+
 import dagster as dg
 import polars as pl
 
@@ -140,10 +143,65 @@ def monthly_revenue_reconciles_with_silver(lakehouse: Lakehouse) -> dg.AssetChec
     return _result(failures, "months where gold's revenue differs from silver's")
 
 
+class QualityThresholds(dg.ConfigurableResource):
+    """Where the warning checks draw the line (``RETAIL_MAX_UNKNOWN_COUNTRY_SHARE``, ``RETAIL_FRESHNESS_DAYS``)."""
+
+    max_unknown_country_share: float = 0.05
+    freshness_days: int = 2
+
+    @classmethod
+    def from_env(cls) -> "QualityThresholds":
+        return cls(
+            max_unknown_country_share=float(os.environ.get("RETAIL_MAX_UNKNOWN_COUNTRY_SHARE", "0.05")),
+            freshness_days=int(os.environ.get("RETAIL_FRESHNESS_DAYS", "2")),
+        )
+
+
+@dg.asset_check(asset=SILVER)
+def country_coverage(
+    context: dg.AssetCheckExecutionContext, lakehouse: Lakehouse, quality: QualityThresholds
+) -> dg.AssetCheckResult:
+    """The share of lines whose country has no ISO code (Unspecified, European Community, unknown names)
+    stays under the configured threshold; above it, a warning names the countries."""
+    silver = _on_dates(lakehouse.scan("silver/transactions"), "invoice_date", run_dates(lakehouse, context.run.run_id))
+    unknown = (
+        silver.group_by("country")
+        .agg(pl.len().alias("rows"), pl.col("country_iso2").is_null().all().alias("no_iso"))
+        .collect()
+    )
+    total = int(unknown["rows"].sum())
+    missing = unknown.filter(pl.col("no_iso")).sort("rows", descending=True)
+    share = float(missing["rows"].sum()) / total if total else 0.0
+    return dg.AssetCheckResult(
+        passed=share <= quality.max_unknown_country_share,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "share_without_iso_country": share,
+            "threshold": quality.max_unknown_country_share,
+            "countries_without_iso": ", ".join(f"{c} ({n})" for c, n in missing.select("country", "rows").iter_rows()),
+        },
+    )
+
+
+@dg.asset_check(asset=SILVER)
+def latest_data_is_fresh(lakehouse: Lakehouse, quality: QualityThresholds) -> dg.AssetCheckResult:
+    """The newest business date in silver is at most the configured number of days old (a warning: history
+    loaded on purpose is old by nature)."""
+    latest = lakehouse.scan("silver/transactions").select(pl.col("invoice_date").max()).collect().item()
+    age = (date.today() - latest).days if latest else None
+    return dg.AssetCheckResult(
+        passed=age is not None and age <= quality.freshness_days,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"latest_business_date": str(latest), "age_days": age if age is not None else -1},
+    )
+
+
 CHECKS = [
     row_conservation,
     no_duplicate_lines,
     every_line_has_an_fx_rate,
     revenue_reconciles_with_silver,
     monthly_revenue_reconciles_with_silver,
+    country_coverage,
+    latest_data_is_fresh,
 ]

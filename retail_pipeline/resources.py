@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from retail_pipeline.checks import QualityThresholds
 from retail_pipeline.io_manager import DeltaIOManager
 from retail_pipeline.lakehouse import DEFAULT_LAKEHOUSE, Lakehouse
 from retail_pipeline.landing import DEFAULT_LANDING, LandingZone
@@ -16,4 +17,5 @@ def build_resources(landing: str | None = None, lakehouse: str | None = None) ->
         "lakehouse": house,
         "landing": LandingZone(root=landing or os.environ.get("RETAIL_LANDING_DIR", DEFAULT_LANDING)),
         "io_manager": DeltaIOManager(lakehouse=house),
+        "quality": QualityThresholds.from_env(),
     }

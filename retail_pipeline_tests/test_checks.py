@@ -82,8 +82,12 @@ def test_checks_pass_on_a_clean_run(landing, lakehouse_root):
         "every_line_has_an_fx_rate",
         "revenue_reconciles_with_silver",
         "monthly_revenue_reconciles_with_silver",
+        "country_coverage",
+        "latest_data_is_fresh",
     }
-    assert all(e.passed for e in evaluations.values())
+    assert [name for name, e in evaluations.items() if not e.passed] == ["latest_data_is_fresh"]  # 2010 data
+    assert evaluations["latest_data_is_fresh"].severity == dg.AssetCheckSeverity.WARN
+    assert evaluations["country_coverage"].metadata["share_without_iso_country"].value == 0.0
 
 
 def test_a_failing_blocking_check_stops_gold(landing, lakehouse_root):
@@ -96,8 +100,23 @@ def test_a_failing_blocking_check_stops_gold(landing, lakehouse_root):
 
     result = _checks_via_job(resources, "2010-12-01", "2010-12-03")
     assert not result.success
-    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    failed = [
+        e for e in result.get_asset_check_evaluations() if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+    ]
     assert [e.check_name for e in failed] == ["every_line_has_an_fx_rate"]
     assert failed[0].metadata["failures"].value == 2  # the two valid lines of 2010-12-02
     assert house.exists("silver/transactions")
     assert not house.exists("gold/daily_sales")
+
+
+def test_country_coverage_warns_above_its_threshold(landing, lakehouse_root, monkeypatch):
+    monkeypatch.setenv("RETAIL_MAX_UNKNOWN_COUNTRY_SHARE", "0.1")
+    write_days(landing, {"2010-12-01": ["1,85123A,HEART,1,12/1/2010 8:00,1,,Unspecified", "2,85123A,HEART,1,12/1/2010 8:00,1,,EIRE"]})
+    resources = build_resources(str(landing), str(lakehouse_root))
+    assert _run(resources, REFERENCE, "2010-12-01", "2010-12-01").success
+    result = _checks_via_job(resources, "2010-12-01", "2010-12-01")
+    assert result.success  # a warning does not fail the run or stop gold
+    coverage = next(e for e in result.get_asset_check_evaluations() if e.check_name == "country_coverage")
+    assert not coverage.passed
+    assert coverage.metadata["share_without_iso_country"].value == 0.5
+    assert coverage.metadata["countries_without_iso"].value == "Unspecified (1)"
