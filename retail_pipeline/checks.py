@@ -16,6 +16,7 @@ from retail_pipeline.lakehouse import Lakehouse
 from retail_pipeline.schemas import BUSINESS_COLUMNS
 from retail_pipeline.transforms.gold import CURRENCIES, IS_CANCELLATION, IS_GROSS
 
+MANIFEST = dg.AssetKey(["bronze", "landed_files"])
 SILVER = dg.AssetKey(["silver", "transactions"])
 DAILY_SALES = dg.AssetKey(["gold", "daily_sales"])
 MONTHLY_KPIS = dg.AssetKey(["gold", "monthly_kpis"])
@@ -196,7 +197,27 @@ def latest_data_is_fresh(lakehouse: Lakehouse, quality: QualityThresholds) -> dg
     )
 
 
+@dg.asset_check(asset=MANIFEST)
+def no_schema_drift(lakehouse: Lakehouse) -> dg.AssetCheckResult:
+    """Active landing files have exactly the columns of a known Online Retail header; a file with more is
+    still landed (the extras are kept in bronze's ``_extra``) and named here as a warning."""
+    drifted = (
+        lakehouse.scan("bronze/landed_files")
+        .filter((pl.col("status") == "active") & (pl.col("extra_columns").list.len() > 0))
+        .select("path", pl.col("extra_columns").list.join(", "))
+        .sort("path")
+        .collect()
+    )
+    return dg.AssetCheckResult(
+        passed=drifted.height == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(f"{p}: extra columns {c}" for p, c in drifted.head(10).iter_rows()) or None,
+        metadata={"files_with_extra_columns": drifted.height},
+    )
+
+
 CHECKS = [
+    no_schema_drift,
     row_conservation,
     no_duplicate_lines,
     every_line_has_an_fx_rate,

@@ -44,6 +44,7 @@ class RawFile:
     sha256: str
     format: str
     records: pl.DataFrame  # BUSINESS_COLUMNS, _extra, _field_count, _raw_record, _source_row
+    extra_columns: tuple[str, ...] = ()
 
 
 def decode(data: bytes) -> tuple[bytes, str]:
@@ -114,7 +115,13 @@ def parse_csv(path: str, data: bytes) -> RawFile:
         "_raw_record",
         pl.col("_source_row").cast(pl.Int64),
     ).select(*BUSINESS_COLUMNS, "_extra", "_field_count", "_raw_record", "_source_row")
-    return RawFile(path=path, sha256=sha256, format=f"csv/{variant}/{encoding}", records=records)
+    return RawFile(
+        path=path,
+        sha256=sha256,
+        format=f"csv/{variant}/{encoding}",
+        records=records,
+        extra_columns=tuple(c.strip() for c in extras),
+    )
 
 
 def read_records(text: str) -> pl.DataFrame:
@@ -234,11 +241,13 @@ class LandingZone(dg.ConfigurableResource):
                     "path": path,
                     "sha256": raw.sha256,
                     "format": raw.format,
+                    "extra_columns": list(raw.extra_columns),
                     "rows": raw.records.height,
                     "business_dates": dates.to_list(),
                 }
             )
-        schema = {n: LANDED_FILES[n] for n in ("path", "sha256", "format", "rows", "business_dates", "reason")}
+        probed = ("path", "sha256", "format", "extra_columns", "rows", "business_dates", "reason")
+        schema = {n: LANDED_FILES[n] for n in probed}
         return pl.DataFrame(probes, schema=schema)
 
 
@@ -268,7 +277,7 @@ def resolve_manifest(
     seen (then the first path) is ``active`` and the others are its duplicates; files that were landed and are
     gone are ``missing``.
     """
-    carried = ("sha256", "format", "rows", "business_dates", "reason", "first_seen")
+    carried = ("sha256", "format", "extra_columns", "rows", "business_dates", "reason", "first_seen")
     present = previous.filter(pl.col("status") != "missing")
     unchanged = listing.join(
         present.select("path", "size_bytes", "mtime", *carried), on=["path", "size_bytes", "mtime"], how="inner"

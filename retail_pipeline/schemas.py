@@ -62,6 +62,7 @@ LANDED_FILES = pl.Schema(
         "mtime": pl.Datetime("us", "UTC"),
         "sha256": pl.String,
         "format": pl.String,
+        "extra_columns": pl.List(pl.String),  # header columns beyond the variant's: schema drift
         "rows": pl.Int64,
         "business_dates": pl.List(pl.Date),
         "min_date": pl.Date,

@@ -120,3 +120,18 @@ def test_country_coverage_warns_above_its_threshold(landing, lakehouse_root, mon
     assert not coverage.passed
     assert coverage.metadata["share_without_iso_country"].value == 0.5
     assert coverage.metadata["countries_without_iso"].value == "Unspecified (1)"
+
+
+def test_schema_drift_names_the_file_and_its_extra_columns(landing, lakehouse_root):
+    write_days(landing, {"2010-12-01": ["1,85123A,HEART,1,12/1/2010 8:00,1,,EIRE"]})
+    header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country,Channel,Till"
+    (landing / "with_channel.csv").write_text(f"{header}\n2,85123A,HEART,1,12/1/2010 9:00,1,,EIRE,web,3\n")
+    resources = build_resources(str(landing), str(lakehouse_root))
+    result = build_definitions(resources).resolve_job_def("landing_job").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral()
+    )
+    assert result.success
+    drift = next(e for e in result.get_asset_check_evaluations() if e.check_name == "no_schema_drift")
+    assert not drift.passed and drift.severity == dg.AssetCheckSeverity.WARN
+    assert drift.description == "with_channel.csv: extra columns Channel, Till"
+    assert drift.metadata["files_with_extra_columns"].value == 1
