@@ -116,7 +116,7 @@ def every_line_has_an_fx_rate(context: dg.AssetCheckExecutionContext, lakehouse:
     silver = _on_dates(lakehouse.scan("silver/transactions"), "invoice_date", run_dates(lakehouse, context.run.run_id))
     failures = (
         silver.filter(pl.col("gbp_eur").is_null() | pl.col("gbp_usd").is_null())
-        .select("invoice_date", "invoice_no", "stock_code", "_source_file", "_source_row")
+        .select("invoice_date", "invoice_no", "stock_code", "_source_file", "_source_sheet", "_source_row")
         .collect()
     )
     return _result(failures, "lines have no exchange rate")

@@ -26,7 +26,7 @@ from retail_pipeline.parsing import parse_timestamp
 from retail_pipeline.schemas import BUSINESS_COLUMNS, HEADER_VARIANTS, LANDED_FILES, conform
 
 DEFAULT_LANDING = "data/landing"
-SUPPORTED_SUFFIXES = (".csv",)
+SUPPORTED_SUFFIXES = (".csv", ".xlsx")
 # Names that mean "still being written": the next listing will see the final name.
 _IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload")
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -43,7 +43,7 @@ class RawFile:
     path: str
     sha256: str
     format: str
-    records: pl.DataFrame  # BUSINESS_COLUMNS, _extra, _field_count, _raw_record, _source_row
+    records: pl.DataFrame  # BUSINESS_COLUMNS, _extra, _field_count, _raw_record, _source_sheet, _source_row
     extra_columns: tuple[str, ...] = ()
 
 
@@ -103,9 +103,19 @@ def parse_csv(path: str, data: bytes) -> RawFile:
         ).with_row_index("_source_row", offset=1)
     else:
         frame = read_records(utf8.decode("utf-8"))
-    columns = [c for c in frame.columns if c not in ("_field_count", "_raw_record", "_source_row")]
-    if not columns:
+    if len(frame.columns) <= len(_READER_COLUMNS):
         raise LandingError("empty file (no header)")
+    variant, records, extras = _to_records(frame, sheet=None)
+    return RawFile(path, sha256, f"csv/{variant}/{encoding}", records, tuple(extras))
+
+
+_READER_COLUMNS = ("_field_count", "_raw_record", "_source_row")
+
+
+def _to_records(frame: pl.DataFrame, sheet: str | None) -> tuple[str, pl.DataFrame, list[str]]:
+    """Our column names for a frame read with its own header, plus ``_extra`` and the sheet; the variant and
+    the extra columns found."""
+    columns = [c for c in frame.columns if c not in _READER_COLUMNS]
     variant, rename, extras = map_header(columns)
     extra = pl.struct(extras).struct.json_encode() if extras else pl.lit(None, pl.String)
     records = frame.select(
@@ -113,15 +123,40 @@ def parse_csv(path: str, data: bytes) -> RawFile:
         extra.alias("_extra"),
         "_field_count",
         "_raw_record",
+        pl.lit(sheet, pl.String).alias("_source_sheet"),
         pl.col("_source_row").cast(pl.Int64),
-    ).select(*BUSINESS_COLUMNS, "_extra", "_field_count", "_raw_record", "_source_row")
-    return RawFile(
-        path=path,
-        sha256=sha256,
-        format=f"csv/{variant}/{encoding}",
-        records=records,
-        extra_columns=tuple(c.strip() for c in extras),
-    )
+    ).select(*BUSINESS_COLUMNS, "_extra", *_READER_COLUMNS[:2], "_source_sheet", "_source_row")
+    return variant, records, [c.strip() for c in extras]
+
+
+def parse_xlsx(path: str, data: bytes) -> RawFile:
+    """Read an .xlsx workbook (the form the UCI dataset is published in): every sheet with a header is a
+    source, its rows numbered from 1 after the header like a CSV's records; empty rows are not records."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    try:
+        sheets = pl.read_excel(
+            io.BytesIO(data), sheet_id=0, engine="calamine", infer_schema_length=0,
+            raise_if_empty=False, drop_empty_rows=False,
+        )
+    except Exception as exc:  # fastexcel raises its own error types for a file that is not a workbook
+        raise LandingError(f"not a readable .xlsx workbook: {exc}") from exc
+    variants, parts, extras = [], [], []
+    for name, sheet in sheets.items():
+        if not sheet.columns:
+            continue
+        numbered = sheet.with_row_index("_source_row", offset=1).filter(
+            ~pl.all_horizontal(pl.exclude("_source_row").is_null())
+        ).with_columns(pl.lit(None, pl.Int64).alias("_field_count"), pl.lit(None, pl.String).alias("_raw_record"))
+        try:
+            variant, records, sheet_extras = _to_records(numbered, sheet=name)
+        except LandingError as exc:
+            raise LandingError(f"sheet {name!r}: {exc}") from exc
+        variants.append(variant)
+        parts.append(records)
+        extras += [c for c in sheet_extras if c not in extras]
+    if not parts:
+        raise LandingError("workbook has no sheet with a header")
+    return RawFile(path, sha256, f"xlsx/{'+'.join(sorted(set(variants)))}", pl.concat(parts), tuple(extras))
 
 
 def read_records(text: str) -> pl.DataFrame:
@@ -219,7 +254,7 @@ class LandingZone(dg.ConfigurableResource):
             raise LandingError(f"{path}: unsupported file type (expected {', '.join(SUPPORTED_SUFFIXES)})")
         try:
             data = (Path(self.root) / path).read_bytes()
-            return parse_csv(path, data)
+            return parse_xlsx(path, data) if path.lower().endswith(".xlsx") else parse_csv(path, data)
         except LandingError as exc:
             raise LandingError(f"{path}: {exc}") from exc
 

@@ -17,12 +17,15 @@ def quarantine_report(lakehouse: Lakehouse, day: date | None = None, examples: i
         return f"No quarantined rows {where}."
     by_reason = rows.group_by("reason_code").agg(pl.len().alias("rows")).sort("rows", "reason_code", descending=[True, False])
     sample = (
-        rows.sort("_partition_date", "_source_file", "_source_row")
+        rows.sort("_partition_date", "_source_file", "_source_sheet", "_source_row", nulls_last=False)
         .group_by("reason_code", maintain_order=True)
         .head(examples)
         .select(
             "reason_code",
-            pl.format("{}:{}", "_source_file", "_source_row").alias("record"),
+            pl.when(pl.col("_source_sheet").is_null())
+            .then(pl.format("{}:{}", "_source_file", "_source_row"))
+            .otherwise(pl.format("{}[{}]:{}", "_source_file", "_source_sheet", "_source_row"))
+            .alias("record"),
             "reason",
             pl.coalesce("_raw_record", pl.concat_str(BUSINESS_COLUMNS, separator=",", ignore_nulls=False)).alias(
                 "line"

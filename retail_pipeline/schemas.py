@@ -46,6 +46,7 @@ HEADER_VARIANTS: dict[str, dict[str, str]] = {
 
 LINEAGE = {
     "_source_file": pl.String,
+    "_source_sheet": pl.String,  # the worksheet of an .xlsx file; null for CSV
     "_source_row": pl.Int64,
     "_file_sha256": pl.String,
     "_format": pl.String,
@@ -107,6 +108,7 @@ SILVER_TRANSACTIONS = pl.Schema(
         "line_total_eur": pl.Float64,
         "line_total_usd": pl.Float64,
         "_source_file": pl.String,
+        "_source_sheet": pl.String,
         "_source_row": pl.Int64,
         "_file_sha256": pl.String,
         "_run_id": pl.String,

@@ -178,3 +178,62 @@ def test_well_formed_files_read_the_same_by_both_readers():
     assert fast["invoice_no"].to_list() == slow["invoice_no"].to_list()
     assert fast["description"].to_list() == slow["Description"].to_list() == ['SET OF 3, "SMALL" TINS', "MULTI\nLINE"]
     assert fast["customer_id"].to_list() == slow["CustomerID"].to_list() == [None, "17850.0"]
+
+
+def _workbook(sheets: dict[str, list[list]]) -> bytes:
+    import io
+    from datetime import datetime as dt
+
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    book = xlsxwriter.Workbook(buf)
+    when = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    for name, rows in sheets.items():
+        sheet = book.add_worksheet(name)
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if isinstance(value, dt):
+                    sheet.write_datetime(r, c, value, when)
+                elif value is not None:
+                    sheet.write(r, c, value)
+    book.close()
+    return buf.getvalue()
+
+
+II = ["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price", "Customer ID", "Country"]
+
+
+def test_every_sheet_of_a_workbook_is_a_source_numbered_like_a_csv(landing):
+    data = _workbook(
+        {
+            "Year 2009-2010": [
+                II,
+                ["489434", "85048", 'LED, "X"', 12, datetime(2010, 12, 1, 7, 45), 6.95, 13085.0, "United Kingdom"],
+                [None] * 8,  # an empty row is not a record, but keeps the numbering of the rows after it
+                ["C489449", "22087", "PAPER", -12, datetime(2010, 12, 1, 10, 33), 2.55, None, "Australia"],
+            ],
+            "Notes": [],
+            "Year 2010-2011": [II, ["536365", "85123A", "HEART", 6, datetime(2010, 12, 2, 8, 26), 2.55, 17850, "EIRE"]],
+        }
+    )
+    (landing / "online_retail_II.xlsx").write_bytes(data)
+    raw = LandingZone(root=str(landing)).read("online_retail_II.xlsx")
+    assert raw.format == "xlsx/online_retail_ii"
+    rows = raw.records.select("_source_sheet", "_source_row", "invoice_no", "invoice_ts", "customer_id").rows()
+    assert rows == [
+        ("Year 2009-2010", 1, "489434", "2010-12-01 07:45:00", "13085"),
+        ("Year 2009-2010", 3, "C489449", "2010-12-01 10:33:00", None),
+        ("Year 2010-2011", 1, "536365", "2010-12-02 08:26:00", "17850"),
+    ]
+    manifest = land(LandingZone(root=str(landing)), empty(LANDED_FILES), START, END, T0).row(0, named=True)
+    assert (manifest["status"], manifest["business_dates"]) == ("active", [date(2010, 12, 1), date(2010, 12, 2)])
+
+
+def test_a_workbook_sheet_with_an_unknown_header_names_the_sheet(landing):
+    (landing / "bad.xlsx").write_bytes(_workbook({"Sales": [["Invoice", "Sku"], ["1", "2"]]}))
+    (landing / "not_a_workbook.xlsx").write_bytes(b"PK but not really")
+    manifest = by_path(land(LandingZone(root=str(landing)), empty(LANDED_FILES), START, END, T0))
+    assert manifest["bad.xlsx"]["status"] == "rejected"
+    assert manifest["bad.xlsx"]["reason"].startswith("bad.xlsx: sheet 'Sales': unknown header")
+    assert manifest["not_a_workbook.xlsx"]["reason"].startswith("not_a_workbook.xlsx: not a readable .xlsx workbook")

@@ -259,3 +259,20 @@ def test_a_file_with_corrupted_lines_lands_and_every_row_is_accounted_for(landin
     assert set(quarantine["reason_code"]) >= {"wrong_field_count", "unparseable_quantity"}
     stray = house.read("silver/transactions").filter(pl.col("invoice_no") == "536999")
     assert stray["description"].to_list() == ['12 PENCILS "SMALL TUBE']
+
+
+def test_a_workbook_flows_to_silver_with_its_sheet_and_row(landing, lakehouse_root):
+    from datetime import datetime as dt
+
+    from retail_pipeline_tests.test_landing import II, _workbook
+
+    (landing / "export.xlsx").write_bytes(
+        _workbook({"Dec": [II, ["536365", "85123A", "HEART", 6, dt(2010, 12, 1, 8, 26), 2.55, 17850, "EIRE"]]})
+    )
+    write_days(landing, {"2010-12-01": DAYS["2010-12-01"]})
+    house = run_pipeline(str(landing), str(lakehouse_root), dg.DagsterInstance.ephemeral(), say=lambda _: None).lakehouse
+    silver = house.read("silver/transactions").filter(pl.col("_source_file") == "export.xlsx")
+    assert silver.select("_source_sheet", "_source_row", "country_iso2", "line_total_gbp").rows() == [
+        ("Dec", 1, "IE", pytest.approx(15.3))
+    ]
+    assert house.read("silver/transactions").filter(pl.col("_source_sheet").is_null()).height == 3

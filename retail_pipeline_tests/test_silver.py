@@ -22,6 +22,7 @@ def bronze(rows: list[tuple], partition_dates: list[date] | None = None) -> pl.L
         pl.lit(None, pl.String).alias("_raw_record"),
         pl.Series("_partition_date", partition_dates or [date(2010, 12, 1)] * n, pl.Date),
         pl.lit("f.csv").alias("_source_file"),
+        pl.lit(None, pl.String).alias("_source_sheet"),
         pl.int_range(1, n + 1, dtype=pl.Int64).alias("_source_row"),
         pl.lit("sha").alias("_file_sha256"),
         pl.lit("csv/online_retail_i/utf-8").alias("_format"),

@@ -33,6 +33,8 @@ from retail_pipeline.schemas import (
 FEE_CODES = ("POST", "DOT", "C2", "M", "D", "S", "B", "CRUK", "BANK CHARGES", "AMAZONFEE", "PADS")
 FEE_PREFIXES = ("DCGS", "GIFT_")
 
+# Where a record came from, in file order: the survivor of duplicates is the first by this order.
+SOURCE_ORDER = ("_source_file", "_source_sheet", "_source_row")
 REQUIRED = ("invoice_no", "stock_code", "invoice_ts", "quantity", "unit_price")
 
 # Reason codes, stable: downstream reports and people's scripts group by them.
@@ -156,16 +158,16 @@ def build_silver(
     typed = _typed(bronze).with_columns(reason_code, reason)
 
     quarantine = conform(typed.filter(pl.col("reason_code").is_not_null()), SILVER_QUARANTINE).sort(
-        "_partition_date", "_source_file", "_source_row"
+        "_partition_date", *SOURCE_ORDER
     )
 
     business = {f"__{c}": c for c in BUSINESS_COLUMNS}
     valid = (
         typed.filter(pl.col("reason_code").is_null())
-        .select(*business, "_partition_date", "_source_file", "_source_row", "_file_sha256")
+        .select(*business, "_partition_date", *SOURCE_ORDER, "_file_sha256")
         .rename(business)
         # The survivor of exact duplicates is the first by (file, row): sort, then keep first occurrences.
-        .sort("_source_file", "_source_row")
+        .sort(*SOURCE_ORDER, nulls_last=False)
         # Equal rows share invoice_ts, hence their business date: no need to partition the comparison by day.
         .with_columns(pl.struct(BUSINESS_COLUMNS).is_first_distinct().alias("__first"))
     )
@@ -189,7 +191,7 @@ def build_silver(
             (line_total * pl.col("gbp_eur")).alias("line_total_eur"),
             (line_total * pl.col("gbp_usd")).alias("line_total_usd"),
         )
-        .sort("invoice_date", "_source_file", "_source_row")
+        .sort("invoice_date", *SOURCE_ORDER, nulls_last=False)
     )
     transactions = conform(transactions, SILVER_TRANSACTIONS)
 
