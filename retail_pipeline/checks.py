@@ -10,8 +10,10 @@ import os
 from datetime import date
 
 import dagster as dg
+import pandera.polars as pa
 import polars as pl
 
+from retail_pipeline import contracts
 from retail_pipeline.lakehouse import Lakehouse
 from retail_pipeline.schemas import BUSINESS_COLUMNS
 from retail_pipeline.transforms.gold import CURRENCIES, IS_CANCELLATION, IS_GROSS
@@ -216,7 +218,61 @@ def no_schema_drift(lakehouse: Lakehouse) -> dg.AssetCheckResult:
     )
 
 
+def contract_failures(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> pl.DataFrame:
+    """Pandera's failure cases of ``frame`` against ``model`` (empty when it passes). Collected frames only:
+    on a LazyFrame pandera checks the schema and silently skips the data rules."""
+    try:
+        model.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        return exc.failure_cases.select("column", "check", "failure_case", "index")
+    return pl.DataFrame(schema={"column": pl.String, "check": pl.String, "failure_case": pl.String, "index": pl.Int32})
+
+
+def _contract_check(
+    key: dg.AssetKey, model: type[pa.DataFrameModel], date_column: str | None, blocking: bool
+) -> dg.AssetChecksDefinition:
+    table = "/".join(key.path)
+
+    @dg.asset_check(
+        asset=key,
+        name="matches_contract",
+        blocking=blocking,
+        description=f"The rows written match {model.__name__}: types, nullability, allowed values, ranges, "
+        "uniqueness and cross-column rules (retail_pipeline/contracts.py).",
+    )
+    def _check(context: dg.AssetCheckExecutionContext, lakehouse: Lakehouse) -> dg.AssetCheckResult:
+        frame = lakehouse.scan(table)
+        run_id = context.run.run_id
+        if "_run_id" in frame.collect_schema().names():
+            # The rows this run wrote carry its id (none when the check runs on its own: check them all).
+            written = frame.filter(pl.col("_run_id") == run_id)
+            frame = written if written.select(pl.len()).collect().item() else frame
+        elif date_column is not None:
+            frame = _on_dates(frame, date_column, run_dates(lakehouse, run_id))
+        collected = frame.collect()
+        failures = contract_failures(model, collected)
+        by_rule = failures.group_by("column", "check").len().sort("len", descending=True)
+        result = _result(failures, f"contract failures in {table}", rows_checked=collected.height)
+        if failures.height:
+            for column, check, n in by_rule.head(10).iter_rows():
+                result.metadata[f"failures: {column} / {check}"] = dg.MetadataValue.int(n)
+        return result
+
+    return _check
+
+
+CONTRACT_CHECKS = [
+    _contract_check(dg.AssetKey(["bronze", "transactions"]), contracts.BronzeTransactionsModel, "_partition_date", False),
+    _contract_check(SILVER, contracts.SilverTransactionsModel, "invoice_date", True),
+    _contract_check(dg.AssetKey(["silver", "quarantine"]), contracts.SilverQuarantineModel, "_partition_date", True),
+    _contract_check(dg.AssetKey(["silver", "partition_stats"]), contracts.PartitionStatsModel, "business_date", True),
+    _contract_check(DAILY_SALES, contracts.DailySalesModel, "invoice_date", True),
+    _contract_check(MONTHLY_KPIS, contracts.MonthlyKpisModel, None, True),
+]
+
+
 CHECKS = [
+    *CONTRACT_CHECKS,
     no_schema_drift,
     row_conservation,
     no_duplicate_lines,

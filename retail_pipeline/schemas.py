@@ -44,15 +44,6 @@ HEADER_VARIANTS: dict[str, dict[str, str]] = {
     },
 }
 
-LINEAGE = {
-    "_source_file": pl.String,
-    "_source_sheet": pl.String,  # the worksheet of an .xlsx file; null for CSV
-    "_source_row": pl.Int64,
-    "_file_sha256": pl.String,
-    "_format": pl.String,
-    "_ingested_at": pl.Datetime("us", "UTC"),
-    "_run_id": pl.String,
-}
 # Columns that differ between two runs over the same input by design.
 PER_RUN_COLUMNS = ["_ingested_at", "_run_id"]
 
@@ -72,66 +63,6 @@ LANDED_FILES = pl.Schema(
         "duplicate_of": pl.String,
         "reason": pl.String,
         "first_seen": pl.Datetime("us", "UTC"),
-    }
-)
-
-BRONZE_TRANSACTIONS = pl.Schema(
-    {
-        **{c: pl.String for c in BUSINESS_COLUMNS},
-        "_extra": pl.String,
-        # Set only for a record whose field count differs from its header's: silver quarantines it.
-        "_field_count": pl.Int64,
-        "_raw_record": pl.String,
-        "_partition_date": pl.Date,
-        **LINEAGE,
-    }
-)
-
-SILVER_TRANSACTIONS = pl.Schema(
-    {
-        "invoice_no": pl.String,
-        "stock_code": pl.String,
-        "description": pl.String,
-        "quantity": pl.Int64,
-        "invoice_ts": pl.Datetime("us"),
-        "invoice_date": pl.Date,
-        "unit_price": pl.Float64,
-        "customer_id": pl.String,
-        "country": pl.String,
-        "country_iso2": pl.String,
-        "region": pl.String,
-        "line_type": pl.String,
-        "is_product": pl.Boolean,
-        "gbp_eur": pl.Float64,
-        "gbp_usd": pl.Float64,
-        "line_total_gbp": pl.Float64,
-        "line_total_eur": pl.Float64,
-        "line_total_usd": pl.Float64,
-        "_source_file": pl.String,
-        "_source_sheet": pl.String,
-        "_source_row": pl.Int64,
-        "_file_sha256": pl.String,
-        "_run_id": pl.String,
-    }
-)
-
-SILVER_QUARANTINE = pl.Schema(
-    {
-        **BRONZE_TRANSACTIONS,
-        "reason_code": pl.String,
-        "reason": pl.String,
-    }
-)
-
-PARTITION_STATS = pl.Schema(
-    {
-        "business_date": pl.Date,
-        "bronze_rows": pl.Int64,
-        "silver_rows": pl.Int64,
-        "quarantined_rows": pl.Int64,
-        "duplicates_dropped": pl.Int64,
-        "quarantined_by_reason": pl.List(pl.Struct({"reason_code": pl.String, "rows": pl.Int64})),
-        "_run_id": pl.String,
     }
 )
 
@@ -183,17 +114,6 @@ DIM_COUNTRY = pl.Schema(
         "match": pl.String,
     }
 )
-
-
-_MONEY = {
-    f"{measure}_{ccy}": pl.Float64
-    for measure in ("gross_revenue", "product_revenue", "cancelled_revenue", "net_revenue")
-    for ccy in ("gbp", "eur", "usd")
-}
-_KPIS = {**_MONEY, "orders": pl.Int64, "customers": pl.Int64, "lines": pl.Int64, "units": pl.Int64, "aov_gbp": pl.Float64}
-
-DAILY_SALES = pl.Schema({"invoice_date": pl.Date, "country": pl.String, "country_iso2": pl.String, **_KPIS})
-MONTHLY_KPIS = pl.Schema({"month": pl.Date, **_KPIS})
 
 
 def conform(frame: pl.LazyFrame, schema: pl.Schema) -> pl.LazyFrame:

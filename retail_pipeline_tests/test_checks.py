@@ -75,7 +75,18 @@ def test_checks_pass_on_a_clean_run(landing, lakehouse_root):
     assert _run(resources, REFERENCE, "2010-12-01", "2010-12-01").success
     result = _checks_via_job(resources, "2010-12-01", "2010-12-03")
     assert result.success
-    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    all_evaluations = result.get_asset_check_evaluations()
+    contracts_checked = {e.asset_key.to_user_string() for e in all_evaluations if e.check_name == "matches_contract"}
+    assert contracts_checked == {
+        "bronze/transactions",
+        "silver/transactions",
+        "silver/quarantine",
+        "silver/partition_stats",
+        "gold/daily_sales",
+        "gold/monthly_kpis",
+    }
+    assert all(e.passed for e in all_evaluations if e.check_name == "matches_contract")
+    evaluations = {e.check_name: e for e in all_evaluations if e.check_name != "matches_contract"}
     assert set(evaluations) == {
         "row_conservation",
         "no_duplicate_lines",
@@ -135,3 +146,34 @@ def test_schema_drift_names_the_file_and_its_extra_columns(landing, lakehouse_ro
     assert not drift.passed and drift.severity == dg.AssetCheckSeverity.WARN
     assert drift.description == "with_channel.csv: extra columns Channel, Till"
     assert drift.metadata["files_with_extra_columns"].value == 1
+
+
+def test_the_silver_contract_names_each_broken_rule():
+    from datetime import datetime
+
+    from retail_pipeline.checks import contract_failures
+    from retail_pipeline.contracts import SILVER_TRANSACTIONS, SilverTransactionsModel
+
+    good = {
+        "invoice_no": "536365", "stock_code": "85123A", "description": "HEART", "quantity": 2,
+        "invoice_ts": datetime(2011, 1, 3, 8, 0), "invoice_date": D1, "unit_price": 2.5, "customer_id": "17850",
+        "country": "EIRE", "country_iso2": "IE", "region": "Northern Europe", "line_type": "sale",
+        "is_product": True, "gbp_eur": 1.2, "gbp_usd": 1.5, "line_total_gbp": 5.0, "line_total_eur": 6.0,
+        "line_total_usd": 7.5, "_source_file": "f.csv", "_source_sheet": None, "_source_row": 1,
+        "_file_sha256": "a" * 64, "_run_id": "r",
+    }
+    rows = [
+        good,
+        {**good, "_source_row": 2, "invoice_no": "C536366", "line_type": "cancellation"},  # positive quantity
+        {**good, "_source_row": 3, "line_type": "gift"},
+        {**good, "_source_row": 4, "line_total_eur": 6.5},
+        {**good, "_source_row": 5, "country_iso2": "Ireland"},
+    ]
+    frame = pl.DataFrame(rows, schema=SILVER_TRANSACTIONS)
+    assert contract_failures(SilverTransactionsModel, frame.head(1)).height == 0
+    failures = contract_failures(SilverTransactionsModel, frame)
+    checks = set(failures["check"])
+    assert "a_cancellation_has_negative_quantity" in checks
+    assert "line_totals_are_quantity_times_price_times_rate" in checks
+    assert any(c.startswith("isin") for c in checks) and any(c.startswith("str_matches") for c in checks)
+    assert contract_failures(SilverTransactionsModel, frame.drop("region")).height > 0  # a missing column

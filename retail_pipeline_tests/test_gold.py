@@ -5,7 +5,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from retail_pipeline.schemas import DAILY_SALES, MONTHLY_KPIS
+from retail_pipeline.contracts import DAILY_SALES, MONTHLY_KPIS
 from retail_pipeline.transforms.gold import daily_sales, monthly_kpis
 
 

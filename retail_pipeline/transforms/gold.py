@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from retail_pipeline.schemas import DAILY_SALES, MONTHLY_KPIS, conform
+from retail_pipeline.contracts import DAILY_SALES, MONTHLY_KPIS
+from retail_pipeline.schemas import conform
 
 CURRENCIES = ("gbp", "eur", "usd")
 

@@ -20,13 +20,18 @@ from retail_pipeline.parsing import (
     parse_quantity,
     parse_timestamp,
 )
-from retail_pipeline.schemas import (
-    BUSINESS_COLUMNS,
+from retail_pipeline.contracts import (
+    DATE_OUT_OF_RANGE,
+    MISSING_REQUIRED,
     PARTITION_STATS,
     SILVER_QUARANTINE,
     SILVER_TRANSACTIONS,
-    conform,
+    UNPARSEABLE_DATE,
+    UNPARSEABLE_PRICE,
+    UNPARSEABLE_QUANTITY,
+    WRONG_FIELD_COUNT,
 )
+from retail_pipeline.schemas import BUSINESS_COLUMNS, conform
 
 # Non-product stock codes of the Online Retail data: postage, carriage, manual entries, discounts, samples,
 # bad debt, commissions and bank/marketplace charges.
@@ -37,13 +42,6 @@ FEE_PREFIXES = ("DCGS", "GIFT_")
 SOURCE_ORDER = ("_source_file", "_source_sheet", "_source_row")
 REQUIRED = ("invoice_no", "stock_code", "invoice_ts", "quantity", "unit_price")
 
-# Reason codes, stable: downstream reports and people's scripts group by them.
-WRONG_FIELD_COUNT = "wrong_field_count"
-MISSING_REQUIRED = "missing_required"
-UNPARSEABLE_DATE = "unparseable_date"
-DATE_OUT_OF_RANGE = "date_out_of_range"
-UNPARSEABLE_QUANTITY = "unparseable_quantity"
-UNPARSEABLE_PRICE = "unparseable_price"
 
 
 @dataclass(frozen=True)

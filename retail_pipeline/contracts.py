@@ -1,0 +1,211 @@
+"""The contracts of the transaction tables: Pandera models (polars backend) of bronze, silver and gold.
+
+Each model gives its table's columns, types, nullability and rules; the polars schemas the transforms
+conform to are derived from the models here, never restated. Asset checks validate the frames a run wrote
+against them (``checks.py``). The reference tables and the manifest keep plain schemas (``schemas.py``).
+"""
+
+import pandera.polars as pa
+import polars as pl
+
+UTC_TS = pl.Datetime(time_unit="us", time_zone="UTC")
+LINE_TYPES = ["sale", "cancellation", "adjustment", "fee"]
+# Quarantine reason codes, stable: reports and people's scripts group by them.
+WRONG_FIELD_COUNT = "wrong_field_count"
+MISSING_REQUIRED = "missing_required"
+UNPARSEABLE_DATE = "unparseable_date"
+DATE_OUT_OF_RANGE = "date_out_of_range"
+UNPARSEABLE_QUANTITY = "unparseable_quantity"
+UNPARSEABLE_PRICE = "unparseable_price"
+REASON_CODES = [
+    WRONG_FIELD_COUNT,
+    MISSING_REQUIRED,
+    UNPARSEABLE_DATE,
+    DATE_OUT_OF_RANGE,
+    UNPARSEABLE_QUANTITY,
+    UNPARSEABLE_PRICE,
+]
+
+
+class BronzeTransactionsModel(pa.DataFrameModel):
+    """bronze/transactions: every field as the string found, placed in a business date, with lineage."""
+
+    invoice_no: str = pa.Field(nullable=True)
+    stock_code: str = pa.Field(nullable=True)
+    description: str = pa.Field(nullable=True)
+    quantity: str = pa.Field(nullable=True)
+    invoice_ts: str = pa.Field(nullable=True)
+    unit_price: str = pa.Field(nullable=True)
+    customer_id: str = pa.Field(nullable=True)
+    country: str = pa.Field(nullable=True)
+    extra: str = pa.Field(alias="_extra", nullable=True)
+    # Set only for a record whose field count differs from its header's: silver quarantines it.
+    field_count: pl.Int64 = pa.Field(alias="_field_count", nullable=True, ge=0)
+    raw_record: str = pa.Field(alias="_raw_record", nullable=True)
+    partition_date: pl.Date = pa.Field(alias="_partition_date")
+    source_file: str = pa.Field(alias="_source_file")
+    source_sheet: str = pa.Field(alias="_source_sheet", nullable=True)  # .xlsx worksheet; null for CSV
+    source_row: pl.Int64 = pa.Field(alias="_source_row", ge=1)
+    file_sha256: str = pa.Field(alias="_file_sha256", str_matches=r"^[0-9a-f]{64}$")
+    format: str = pa.Field(alias="_format")
+    ingested_at: UTC_TS = pa.Field(alias="_ingested_at")
+    run_id: str = pa.Field(alias="_run_id")
+
+    class Config:  # exactly these columns, in this order
+        strict = True
+        ordered = True
+
+
+class SilverQuarantineModel(BronzeTransactionsModel):
+    """silver/quarantine: a bronze row that cannot be trusted, with a stable reason code and a sentence."""
+
+    reason_code: str = pa.Field(isin=REASON_CODES)
+    reason: str = pa.Field(str_length={"min_value": 1})
+
+
+class SilverTransactionsModel(pa.DataFrameModel):
+    """silver/transactions: typed, deduplicated, classified and enriched sales lines."""
+
+    invoice_no: str = pa.Field(str_length={"min_value": 1})
+    stock_code: str = pa.Field(str_length={"min_value": 1})
+    description: str = pa.Field(nullable=True)
+    quantity: pl.Int64
+    invoice_ts: pl.Datetime(time_unit="us")
+    invoice_date: pl.Date
+    unit_price: float
+    customer_id: str = pa.Field(nullable=True, str_matches=r"^\S+$")
+    country: str = pa.Field(nullable=True)
+    country_iso2: str = pa.Field(nullable=True, str_matches=r"^[A-Z]{2}$")
+    region: str = pa.Field(nullable=True)
+    line_type: str = pa.Field(isin=LINE_TYPES)
+    is_product: bool
+    gbp_eur: float = pa.Field(nullable=True, gt=0)
+    gbp_usd: float = pa.Field(nullable=True, gt=0)
+    line_total_gbp: float
+    line_total_eur: float = pa.Field(nullable=True)
+    line_total_usd: float = pa.Field(nullable=True)
+    source_file: str = pa.Field(alias="_source_file")
+    source_sheet: str = pa.Field(alias="_source_sheet", nullable=True)
+    source_row: pl.Int64 = pa.Field(alias="_source_row", ge=1)
+    file_sha256: str = pa.Field(alias="_file_sha256", str_matches=r"^[0-9a-f]{64}$")
+    run_id: str = pa.Field(alias="_run_id")
+
+    class Config:  # exactly these columns, in this order
+        strict = True
+        ordered = True
+
+    @pa.dataframe_check
+    def invoice_date_is_the_date_of_invoice_ts(cls, data) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("invoice_ts").dt.date() == pl.col("invoice_date"))
+
+    @pa.dataframe_check
+    def a_cancellation_has_negative_quantity(cls, data) -> pl.LazyFrame:
+        return data.lazyframe.select((pl.col("line_type") != "cancellation") | (pl.col("quantity") < 0))
+
+    @pa.dataframe_check
+    def line_totals_are_quantity_times_price_times_rate(cls, data) -> pl.LazyFrame:
+        gbp = pl.col("quantity") * pl.col("unit_price")
+        close = lambda a, b: ((a - b).abs() <= 1e-6 * (1 + b.abs())).fill_null(a.is_null() & b.is_null())  # noqa: E731
+        return data.lazyframe.select(
+            close(pl.col("line_total_gbp"), gbp)
+            & close(pl.col("line_total_eur"), gbp * pl.col("gbp_eur"))
+            & close(pl.col("line_total_usd"), gbp * pl.col("gbp_usd"))
+        )
+
+
+class PartitionStatsModel(pa.DataFrameModel):
+    """silver/partition_stats: per business date, where every bronze row went."""
+
+    business_date: pl.Date = pa.Field(unique=True)
+    bronze_rows: pl.Int64 = pa.Field(ge=0)
+    silver_rows: pl.Int64 = pa.Field(ge=0)
+    quarantined_rows: pl.Int64 = pa.Field(ge=0)
+    duplicates_dropped: pl.Int64 = pa.Field(ge=0)
+    quarantined_by_reason: pl.List(pl.Struct({"reason_code": pl.String, "rows": pl.Int64}))
+    run_id: str = pa.Field(alias="_run_id")
+
+    class Config:  # exactly these columns, in this order
+        strict = True
+        ordered = True
+
+    @pa.dataframe_check
+    def bronze_rows_are_all_accounted_for(cls, data) -> pl.LazyFrame:
+        accounted = pl.col("silver_rows") + pl.col("quarantined_rows") + pl.col("duplicates_dropped")
+        return data.lazyframe.select(pl.col("bronze_rows") == accounted)
+
+
+class KpiMeasuresModel(pa.DataFrameModel):
+    """The KPI measures shared by the gold marts (DESIGN.md section 4)."""
+
+    gross_revenue_gbp: float = pa.Field(ge=0)
+    gross_revenue_eur: float = pa.Field(ge=0)
+    gross_revenue_usd: float = pa.Field(ge=0)
+    product_revenue_gbp: float = pa.Field(ge=0)
+    product_revenue_eur: float = pa.Field(ge=0)
+    product_revenue_usd: float = pa.Field(ge=0)
+    cancelled_revenue_gbp: float
+    cancelled_revenue_eur: float
+    cancelled_revenue_usd: float
+    net_revenue_gbp: float
+    net_revenue_eur: float
+    net_revenue_usd: float
+    orders: pl.Int64 = pa.Field(ge=0)
+    customers: pl.Int64 = pa.Field(ge=0)
+    lines: pl.Int64 = pa.Field(ge=1)
+    units: pl.Int64 = pa.Field(ge=0)
+    aov_gbp: float = pa.Field(nullable=True, ge=0)
+
+    @pa.dataframe_check
+    def net_is_gross_minus_cancelled(cls, data) -> pl.LazyFrame:
+        return data.lazyframe.select(
+            pl.all_horizontal(
+                (pl.col(f"net_revenue_{c}") - (pl.col(f"gross_revenue_{c}") - pl.col(f"cancelled_revenue_{c}"))).abs()
+                < 1e-6
+                for c in ("gbp", "eur", "usd")
+            )
+        )
+
+
+class _DailyKeys(pa.DataFrameModel):
+    invoice_date: pl.Date
+    country: str = pa.Field(nullable=True)
+    country_iso2: str = pa.Field(nullable=True, str_matches=r"^[A-Z]{2}$")
+
+
+class DailySalesModel(KpiMeasuresModel, _DailyKeys):
+    """gold/daily_sales: one row per business date and country as the shop wrote it."""
+
+    class Config:
+        strict = True
+        ordered = True
+        unique = ["invoice_date", "country"]
+
+
+class _MonthKey(pa.DataFrameModel):
+    month: pl.Date
+
+
+class MonthlyKpisModel(KpiMeasuresModel, _MonthKey):
+    """gold/monthly_kpis: one row per calendar month (its first day)."""
+
+    class Config:
+        strict = True
+        ordered = True
+        unique = ["month"]
+
+    @pa.dataframe_check
+    def month_is_a_first_day(cls, data) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("month").dt.day() == 1)
+
+
+def polars_schema(model: type[pa.DataFrameModel]) -> pl.Schema:
+    """The column names and polars types of a contract, in its order."""
+    return pl.Schema({name: column.dtype.type for name, column in model.to_schema().columns.items()})
+
+
+BRONZE_TRANSACTIONS = polars_schema(BronzeTransactionsModel)
+SILVER_QUARANTINE = polars_schema(SilverQuarantineModel)
+SILVER_TRANSACTIONS = polars_schema(SilverTransactionsModel)
+PARTITION_STATS = polars_schema(PartitionStatsModel)
+DAILY_SALES = polars_schema(DailySalesModel)
+MONTHLY_KPIS = polars_schema(MonthlyKpisModel)
