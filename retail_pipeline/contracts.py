@@ -51,9 +51,8 @@ class BronzeTransactionsModel(pa.DataFrameModel):
     ingested_at: UTC_TS = pa.Field(alias="_ingested_at")
     run_id: str = pa.Field(alias="_run_id")
 
-    class Config:  # exactly these columns, in this order
+    class Config:  # exactly these columns (their order is the writer's: evolved tables append)
         strict = True
-        ordered = True
 
 
 class SilverQuarantineModel(BronzeTransactionsModel):
@@ -90,9 +89,8 @@ class SilverTransactionsModel(pa.DataFrameModel):
     file_sha256: str = pa.Field(alias="_file_sha256", str_matches=r"^[0-9a-f]{64}$")
     run_id: str = pa.Field(alias="_run_id")
 
-    class Config:  # exactly these columns, in this order
+    class Config:  # exactly these columns (their order is the writer's: evolved tables append)
         strict = True
-        ordered = True
 
     @pa.dataframe_check
     def invoice_date_is_the_date_of_invoice_ts(cls, data) -> pl.LazyFrame:
@@ -124,9 +122,8 @@ class PartitionStatsModel(pa.DataFrameModel):
     quarantined_by_reason: pl.List(pl.Struct({"reason_code": pl.String, "rows": pl.Int64}))
     run_id: str = pa.Field(alias="_run_id")
 
-    class Config:  # exactly these columns, in this order
+    class Config:  # exactly these columns (their order is the writer's: evolved tables append)
         strict = True
-        ordered = True
 
     @pa.dataframe_check
     def bronze_rows_are_all_accounted_for(cls, data) -> pl.LazyFrame:
@@ -177,7 +174,6 @@ class DailySalesModel(KpiMeasuresModel, _DailyKeys):
 
     class Config:
         strict = True
-        ordered = True
         unique = ["invoice_date", "country"]
 
 
@@ -190,7 +186,6 @@ class MonthlyKpisModel(KpiMeasuresModel, _MonthKey):
 
     class Config:
         strict = True
-        ordered = True
         unique = ["month"]
 
     @pa.dataframe_check

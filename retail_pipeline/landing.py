@@ -320,8 +320,13 @@ def resolve_manifest(
         # Only a read error is a fact about the file; a date-range rejection is re-decided below.
         pl.when(pl.col("business_dates").is_null()).then(pl.col("reason")).alias("reason")
     )
-    fresh = listing.join(probes, on="path", how="inner").with_columns(
-        pl.lit(now).cast(LANDED_FILES["first_seen"]).alias("first_seen")
+    # A file read again with the same content (touched, or re-read after an upgrade) keeps its first_seen.
+    seen = present.select("path", "sha256", pl.col("first_seen").alias("_seen"))
+    fresh = (
+        listing.join(probes, on="path", how="inner")
+        .join(seen, on=["path", "sha256"], how="left")
+        .with_columns(pl.coalesce("_seen", pl.lit(now).cast(LANDED_FILES["first_seen"])).alias("first_seen"))
+        .drop("_seen")
     )
     placeable = pl.col("business_dates").list.eval((pl.element() >= start) & (pl.element() < end)).list.any()
     no_dates = pl.format(
@@ -366,6 +371,21 @@ def resolve_manifest(
         )
     )
     return pl.concat([conform(current, LANDED_FILES), conform(gone, LANDED_FILES)]).sort("path").collect()
+
+
+def upgrade_manifest(previous: pl.DataFrame) -> pl.DataFrame:
+    """A manifest written by an older release, in today's schema. When columns were added, every file is
+    read again (its mtime is forgotten) so the new columns are filled from the files, not left empty."""
+    missing = [name for name in LANDED_FILES.names() if name not in previous.columns]
+    if not missing:
+        return previous
+    return conform(
+        previous.lazy().with_columns(
+            *[pl.lit(None).cast(LANDED_FILES[name]).alias(name) for name in missing],
+            pl.lit(None).cast(LANDED_FILES["mtime"]).alias("mtime"),
+        ),
+        LANDED_FILES,
+    ).collect()
 
 
 def land(zone: LandingZone, previous: pl.DataFrame, start: date, end: date, now: datetime) -> pl.DataFrame:

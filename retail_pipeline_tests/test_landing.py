@@ -237,3 +237,19 @@ def test_a_workbook_sheet_with_an_unknown_header_names_the_sheet(landing):
     assert manifest["bad.xlsx"]["status"] == "rejected"
     assert manifest["bad.xlsx"]["reason"].startswith("bad.xlsx: sheet 'Sales': unknown header")
     assert manifest["not_a_workbook.xlsx"]["reason"].startswith("not_a_workbook.xlsx: not a readable .xlsx workbook")
+
+
+def test_a_manifest_from_an_older_release_is_upgraded_and_its_files_read_again(landing):
+    from retail_pipeline.landing import upgrade_manifest
+
+    zone = LandingZone(root=str(landing))
+    write_csv(landing / "day1.csv", DAY1, header=HEADER_WITH_CHANNEL)
+    current = land(zone, empty(LANDED_FILES), START, END, T0)
+    older = current.drop("extra_columns")  # as written before the column existed
+    upgraded = land(zone, upgrade_manifest(older), START, END, T1).row(0, named=True)
+    assert upgraded["extra_columns"] == ["Channel"]
+    assert upgraded["first_seen"] == T0  # same content: still first seen then
+    assert upgraded["status"] == "active"
+
+
+HEADER_WITH_CHANNEL = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country,Channel"

@@ -11,7 +11,7 @@ from retail_pipeline.enrichment.countries import read_bundled_countries
 from retail_pipeline.enrichment.fx import read_bundled_ecb_rates
 from retail_pipeline.io_manager import PARTITION_COLUMN
 from retail_pipeline.lakehouse import Lakehouse, Window
-from retail_pipeline.landing import LandingError, LandingZone, land, to_bronze
+from retail_pipeline.landing import LandingError, LandingZone, land, to_bronze, upgrade_manifest
 from retail_pipeline.partitions import daily_partitions, partition_bounds, window_dates
 from retail_pipeline.contracts import BRONZE_TRANSACTIONS
 from retail_pipeline.schemas import LANDED_FILES, conform, empty
@@ -23,7 +23,7 @@ MANIFEST = "bronze/landed_files"
 def landed_files(context: dg.AssetExecutionContext, landing: LandingZone, lakehouse: Lakehouse) -> pl.LazyFrame:
     """The manifest of the landing zone: one row per file ever landed, with its size, mtime, sha256, format,
     business dates, and status (active, duplicate, missing, rejected with a reason)."""
-    previous = lakehouse.read(MANIFEST) if lakehouse.exists(MANIFEST) else empty(LANDED_FILES)
+    previous = upgrade_manifest(lakehouse.read(MANIFEST)) if lakehouse.exists(MANIFEST) else empty(LANDED_FILES)
     start, end = partition_bounds()
     manifest = land(landing, previous, start, end, now=datetime.now(timezone.utc))
 
