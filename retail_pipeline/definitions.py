@@ -12,7 +12,9 @@ DAILY_JOB = "daily_job"
 REFERENCE_AND_LANDING = dg.AssetSelection.assets(
     bronze.landed_files, bronze.fx_rates, bronze.countries, silver.fx_daily, silver.dim_country
 )
-DAILY = dg.AssetSelection.assets(bronze.transactions, silver.silver_transactions, gold.daily_sales)
+DAILY = dg.AssetSelection.assets(
+    bronze.transactions, silver.silver_transactions, gold.daily_sales, gold.dq_scorecard
+)
 
 landing_job = dg.define_asset_job(
     LANDING_JOB,

@@ -20,13 +20,21 @@ from retail_pipeline_tests.conftest import write_csv
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = ["bronze/landed_files", "bronze/fx_rates", "bronze/countries", "silver/fx_daily", "silver/dim_country"]
-DAILY = ["bronze/transactions", "silver/transactions", "silver/quarantine", "silver/partition_stats", "gold/daily_sales"]
+DAILY = [
+    "bronze/transactions",
+    "silver/transactions",
+    "silver/quarantine",
+    "silver/partition_stats",
+    "gold/daily_sales",
+    "gold/dq_scorecard",
+]
 DAILY_TABLES = {
     "bronze/transactions": "_partition_date",
     "silver/transactions": "invoice_date",
     "silver/quarantine": "_partition_date",
     "silver/partition_stats": "business_date",
     "gold/daily_sales": "invoice_date",
+    "gold/dq_scorecard": "business_date",
 }
 
 DAYS = {
