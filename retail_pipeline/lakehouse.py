@@ -14,11 +14,19 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
-from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 MONTH_COLUMN = "_month"
 DEFAULT_LAKEHOUSE = "data/lakehouse"
+# The version of the tables' schemas this code writes, recorded in every commit. A new minor version only
+# adds columns (existing daily tables evolve in place); a new major version changes existing ones, and a
+# daily table written by another major version is refused with instructions to rebuild it.
+SCHEMA_VERSION = "1.0"
+VERSION_KEY = "retail_pipeline.schema_version"
+
+
+class IncompatibleTableError(RuntimeError):
+    """A daily table was written by a schema version this code cannot update in place."""
 
 
 class MissingTableError(RuntimeError):
@@ -94,8 +102,10 @@ class Lakehouse(dg.ConfigurableResource):
     ) -> WriteResult:
         """Replace the whole table, or only the days of ``window`` when it is a daily table."""
         uri = self.uri(table)
+        stamp = CommitProperties(custom_metadata={VERSION_KEY: SCHEMA_VERSION})
         if date_column is None:
-            write_deltalake(uri, frame.to_arrow(), mode="overwrite", schema_mode="overwrite")
+            # Whole-table rewrites rebuild the table, so any older schema is simply replaced.
+            write_deltalake(uri, frame.to_arrow(), mode="overwrite", schema_mode="overwrite", commit_properties=stamp)
             return WriteResult(uri, DeltaTable(uri).version(), frame.height)
 
         if window is not None:
@@ -108,8 +118,11 @@ class Lakehouse(dg.ConfigurableResource):
         frame = frame.with_columns(pl.col(date_column).dt.truncate("1mo").alias(MONTH_COLUMN))
         if window is None or not DeltaTable.is_deltatable(uri):
             # First write (or a deliberate full rewrite): creates the table with its schema, even with 0 rows.
-            write_deltalake(uri, frame.to_arrow(), mode="overwrite", partition_by=[MONTH_COLUMN])
+            write_deltalake(
+                uri, frame.to_arrow(), mode="overwrite", partition_by=[MONTH_COLUMN], commit_properties=stamp
+            )
         else:
+            self._check_version(table, uri)
             # "merge" lets a release that adds columns evolve an existing table in place (old rows read
             # the new columns as null); a changed type still fails, with deltalake's message.
             write_deltalake(
@@ -119,8 +132,27 @@ class Lakehouse(dg.ConfigurableResource):
                 predicate=window.predicate(date_column),
                 partition_by=[MONTH_COLUMN],
                 schema_mode="merge",
+                commit_properties=stamp,
             )
         return WriteResult(uri, DeltaTable(uri).version(), frame.height)
+
+
+    def schema_version(self, table: str) -> str | None:
+        """The schema version recorded by the last write of ``table`` (None before versions were recorded)."""
+        for commit in DeltaTable(self.uri(table)).history(50):
+            if VERSION_KEY in commit:
+                return str(commit[VERSION_KEY])
+        return None
+
+    def _check_version(self, table: str, uri: str) -> None:
+        recorded = self.schema_version(table)
+        if recorded is not None and recorded.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+            raise IncompatibleTableError(
+                f"{table} was written with schema version {recorded} and this release writes {SCHEMA_VERSION}, "
+                f"which changes existing columns: it cannot be updated in place. Rebuild it: delete {uri} and "
+                "the tables below it in the lakehouse, then run `retail-pipeline run` again (the landing zone "
+                "holds everything needed)."
+            )
 
 
 def _month(day: date) -> date:

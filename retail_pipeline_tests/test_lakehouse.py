@@ -70,3 +70,33 @@ def test_a_release_that_adds_a_column_evolves_a_daily_table_in_place(lakehouse_r
     got = house.read("t/x").sort("d")
     assert got.columns == ["d", "v", "added"]
     assert got["added"].to_list() == [None, 7]
+
+
+def test_every_write_records_the_schema_version(lakehouse_root):
+    from retail_pipeline.lakehouse import SCHEMA_VERSION
+
+    house = Lakehouse(root=str(lakehouse_root))
+    house.write("t/daily", _days("2011-01-01"), "d")
+    house.write("t/whole", _days("2011-01-01"))
+    assert house.schema_version("t/daily") == house.schema_version("t/whole") == SCHEMA_VERSION
+
+
+def test_a_daily_table_from_another_major_version_is_refused_with_how_to_rebuild(lakehouse_root):
+    from deltalake import CommitProperties, write_deltalake
+
+    from retail_pipeline.lakehouse import VERSION_KEY, IncompatibleTableError
+
+    house = Lakehouse(root=str(lakehouse_root))
+    old = _days("2011-01-01").with_columns(pl.col("d").dt.truncate("1mo").alias("_month"))
+    write_deltalake(
+        house.uri("t/x"), old.to_arrow(), partition_by=["_month"],
+        commit_properties=CommitProperties(custom_metadata={VERSION_KEY: "0.9"}),
+    )
+    with pytest.raises(IncompatibleTableError, match=r"schema version 0\.9 .* Rebuild it: delete .*t/x"):
+        house.write("t/x", _days("2011-01-01", tag="b"), "d", Window(date(2011, 1, 1), date(2011, 1, 2)))
+    assert house.read("t/x")["v"].to_list() == ["a"]  # untouched
+
+    # A table from before versions were recorded, or from an older minor version, is evolved in place.
+    write_deltalake(house.uri("t/y"), old.to_arrow(), partition_by=["_month"])
+    house.write("t/y", _days("2011-01-01", tag="b"), "d", Window(date(2011, 1, 1), date(2011, 1, 2)))
+    assert house.read("t/y")["v"].to_list() == ["b"]
