@@ -284,3 +284,25 @@ def test_a_workbook_flows_to_silver_with_its_sheet_and_row(landing, lakehouse_ro
         ("Dec", 1, "IE", pytest.approx(15.3))
     ]
     assert house.read("silver/transactions").filter(pl.col("_source_sheet").is_null()).height == 3
+
+
+def test_todays_code_evolves_a_lakehouse_written_by_an_older_schema(resources, landing):
+    from deltalake import write_deltalake
+
+    house = resources["lakehouse"]
+    run = lambda: run_pipeline(str(landing), house.root, dg.DagsterInstance.ephemeral(), say=lambda _: None)  # noqa: E731
+    run()
+    # Rewrite bronze and silver as a release before _field_count, _raw_record and _source_sheet wrote them,
+    # with no recorded schema version.
+    for table, dropped in (
+        ("bronze/transactions", ["_field_count", "_raw_record", "_source_sheet"]),
+        ("silver/transactions", ["_source_sheet"]),
+    ):
+        old = pl.read_delta(house.uri(table)).drop(dropped)
+        write_deltalake(house.uri(table), old.to_arrow(), mode="overwrite", schema_mode="overwrite", partition_by=["_month"])
+    assert "_source_sheet" not in house.read("silver/transactions").columns
+
+    run()
+    silver = house.read("silver/transactions")
+    assert "_source_sheet" in silver.columns and silver.height == 7
+    assert house.schema_version("silver/transactions") == house.schema_version("bronze/transactions") == "1.0"
