@@ -12,6 +12,7 @@ UTC_TS = pl.Datetime(time_unit="us", time_zone="UTC")
 LINE_TYPES = ["sale", "cancellation", "adjustment", "fee"]
 # Quarantine reason codes, stable: reports and people's scripts group by them.
 WRONG_FIELD_COUNT = "wrong_field_count"
+BAD_ENCODING = "bad_encoding"
 MISSING_REQUIRED = "missing_required"
 UNPARSEABLE_DATE = "unparseable_date"
 DATE_OUT_OF_RANGE = "date_out_of_range"
@@ -19,6 +20,7 @@ UNPARSEABLE_QUANTITY = "unparseable_quantity"
 UNPARSEABLE_PRICE = "unparseable_price"
 REASON_CODES = [
     WRONG_FIELD_COUNT,
+    BAD_ENCODING,
     MISSING_REQUIRED,
     UNPARSEABLE_DATE,
     DATE_OUT_OF_RANGE,

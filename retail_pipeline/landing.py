@@ -61,8 +61,10 @@ def decode(data: bytes) -> tuple[bytes, str]:
         pass
     try:
         return data.decode("cp1252").encode("utf-8"), "cp1252"
-    except UnicodeDecodeError as exc:
-        raise LandingError(f"neither UTF-8 nor cp1252 (undecodable byte at offset {exc.start})") from exc
+    except UnicodeDecodeError:
+        # Five byte values mean nothing in cp1252. Rather than reject the whole file for a few bad bytes,
+        # they become U+FFFD and silver quarantines the records holding one as bad_encoding.
+        return data.decode("cp1252", errors="replace").encode("utf-8"), "cp1252-with-undecodable-bytes"
 
 
 def map_header(columns: list[str]) -> tuple[str, dict[str, str], list[str]]:

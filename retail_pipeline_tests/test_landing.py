@@ -253,3 +253,16 @@ def test_a_manifest_from_an_older_release_is_upgraded_and_its_files_read_again(l
 
 
 HEADER_WITH_CHANNEL = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country,Channel"
+
+
+def test_undecodable_bytes_do_not_reject_the_file_and_their_records_are_quarantined():
+    from retail_pipeline.transforms.silver import REPLACEMENT
+
+    body = (
+        b"InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        b"536365,85123A,HEART \xa3,6,12/1/2010 8:26,2.55,17850,EIRE\n"  # cp1252 pound sign
+        b"536366,85123A,BAD \x81 BYTE,6,12/1/2010 8:26,2.55,17850,EIRE\n"  # 0x81 means nothing in cp1252
+    )
+    raw = parse_csv("mixed.csv", body)
+    assert raw.format == "csv/online_retail_i/cp1252-with-undecodable-bytes"
+    assert raw.records["description"].to_list() == ["HEART £", f"BAD {REPLACEMENT} BYTE"]

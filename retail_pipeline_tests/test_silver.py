@@ -156,3 +156,14 @@ def test_a_record_with_the_wrong_field_count_is_quarantined_with_its_raw_text():
     row = result.quarantine.row(0, named=True)
     assert (row["reason_code"], row["reason"]) == ("wrong_field_count", "record has 7 fields, unlike its file's header")
     assert row["_raw_record"].startswith("536365,85123A")
+
+
+def test_a_record_with_undecodable_bytes_is_quarantined_as_bad_encoding():
+    result = run(
+        [
+            ("536365", "85123A", "HEART", "6", "12/1/2010 8:26", "2.55", "17850", "EIRE"),
+            ("536366", "85123A", "BAD \ufffd BYTE", "6", "12/1/2010 8:26", "2.55", "17850", "EIRE"),
+        ]
+    )
+    assert result.transactions["_source_row"].to_list() == [1]
+    assert result.quarantine.select("_source_row", "reason_code").rows() == [(2, "bad_encoding")]

@@ -21,6 +21,7 @@ from retail_pipeline.parsing import (
     parse_timestamp,
 )
 from retail_pipeline.contracts import (
+    BAD_ENCODING,
     DATE_OUT_OF_RANGE,
     MISSING_REQUIRED,
     PARTITION_STATS,
@@ -40,6 +41,7 @@ FEE_PREFIXES = ("DCGS", "GIFT_")
 
 # Where a record came from, in file order: the survivor of duplicates is the first by this order.
 SOURCE_ORDER = ("_source_file", "_source_sheet", "_source_row")
+REPLACEMENT = "\ufffd"  # what landing decodes an undecodable byte to
 REQUIRED = ("invoice_no", "stock_code", "invoice_ts", "quantity", "unit_price")
 
 
@@ -80,6 +82,11 @@ def _rejection(start: date, end: date) -> tuple[pl.Expr, pl.Expr]:
             pl.col("_field_count").is_not_null(),
             WRONG_FIELD_COUNT,
             pl.format("record has {} fields, unlike its file's header", pl.col("_field_count")),
+        ),
+        (
+            pl.any_horizontal([pl.col(c).str.contains(REPLACEMENT, literal=True) for c in BUSINESS_COLUMNS]),
+            BAD_ENCODING,
+            pl.lit(f"bytes that are neither UTF-8 nor cp1252 (shown as {REPLACEMENT})"),
         ),
         (
             pl.any_horizontal(missing),
