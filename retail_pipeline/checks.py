@@ -262,6 +262,11 @@ def _contract_check(
 
 
 CONTRACT_CHECKS = [
+    _contract_check(MANIFEST, contracts.LandedFilesModel, None, False),
+    _contract_check(dg.AssetKey(["bronze", "fx_rates"]), contracts.FxRatesModel, None, False),
+    _contract_check(dg.AssetKey(["bronze", "countries"]), contracts.CountriesModel, None, False),
+    _contract_check(dg.AssetKey(["silver", "fx_daily"]), contracts.FxDailyModel, None, True),
+    _contract_check(dg.AssetKey(["silver", "dim_country"]), contracts.DimCountryModel, None, True),
     _contract_check(dg.AssetKey(["bronze", "transactions"]), contracts.BronzeTransactionsModel, "_partition_date", False),
     _contract_check(SILVER, contracts.SilverTransactionsModel, "invoice_date", True),
     _contract_check(dg.AssetKey(["silver", "quarantine"]), contracts.SilverQuarantineModel, "_partition_date", True),

@@ -1,8 +1,8 @@
-"""The contracts of the transaction tables: Pandera models (polars backend) of bronze, silver and gold.
+"""The contracts of every lakehouse table: Pandera models (polars backend) of bronze, silver and gold.
 
 Each model gives its table's columns, types, nullability and rules; the polars schemas the transforms
-conform to are derived from the models here, never restated. Asset checks validate the frames a run wrote
-against them (``checks.py``). The reference tables and the manifest keep plain schemas (``schemas.py``).
+conform to are derived from the models here, never restated. Asset checks validate the rows a run wrote
+against them (``checks.py``).
 """
 
 import pandera.polars as pa
@@ -195,9 +195,109 @@ class MonthlyKpisModel(KpiMeasuresModel, _MonthKey):
         return data.lazyframe.select(pl.col("month").dt.day() == 1)
 
 
-def polars_schema(model: type[pa.DataFrameModel]) -> pl.Schema:
-    """The column names and polars types of a contract, in its order."""
-    return pl.Schema({name: column.dtype.type for name, column in model.to_schema().columns.items()})
+class LandedFilesModel(pa.DataFrameModel):
+    """bronze/landed_files: the manifest, one row per file ever seen in the landing zone."""
+
+    path: str = pa.Field(unique=True)  # relative to the landing root
+    size_bytes: pl.Int64 = pa.Field(nullable=True, ge=0)
+    mtime: UTC_TS = pa.Field(nullable=True)
+    sha256: str = pa.Field(nullable=True, str_matches=r"^[0-9a-f]{64}$")
+    format: str = pa.Field(nullable=True)
+    extra_columns: pl.List(pl.String) = pa.Field(nullable=True)  # header columns beyond the variant's
+    rows: pl.Int64 = pa.Field(nullable=True, ge=0)
+    business_dates: pl.List(pl.Date) = pa.Field(nullable=True)
+    min_date: pl.Date = pa.Field(nullable=True)
+    max_date: pl.Date = pa.Field(nullable=True)
+    status: str = pa.Field(isin=["active", "duplicate", "missing", "rejected"])
+    duplicate_of: str = pa.Field(nullable=True)
+    reason: str = pa.Field(nullable=True)
+    first_seen: UTC_TS = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+
+    @pa.dataframe_check
+    def a_duplicate_names_its_original_and_a_rejection_its_reason(cls, data) -> pl.LazyFrame:
+        status = pl.col("status")
+        return data.lazyframe.select(
+            ((status == "duplicate") == pl.col("duplicate_of").is_not_null())
+            & ((status != "rejected") | pl.col("reason").is_not_null())
+        )
+
+
+class FxRatesModel(pa.DataFrameModel):
+    """bronze/fx_rates: ECB reference rates as published, units of currency per EUR."""
+
+    rate_date: pl.Date
+    currency: str = pa.Field(str_matches=r"^[A-Z]{3}$")
+    rate_per_eur: float = pa.Field(gt=0)
+    source: str
+    source_name: str
+    payload_sha256: str = pa.Field(str_matches=r"^[0-9a-f]{64}$")
+    fetched_at: UTC_TS = pa.Field(alias="_fetched_at")
+    run_id: str = pa.Field(alias="_run_id")
+
+    class Config:
+        strict = True
+        unique = ["rate_date", "currency", "source", "payload_sha256"]
+
+
+class FxDailyModel(pa.DataFrameModel):
+    """silver/fx_daily: every calendar day's GBP rates, as of the last fixing on or before it."""
+
+    date: pl.Date = pa.Field(unique=True)
+    fixing_date: pl.Date
+    gbp_eur: float = pa.Field(gt=0)
+    gbp_usd: float = pa.Field(gt=0)
+    source: str
+
+    class Config:
+        strict = True
+
+    @pa.dataframe_check
+    def the_fixing_is_on_or_before_the_day(cls, data) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("fixing_date") <= pl.col("date"))
+
+
+class CountriesModel(pa.DataFrameModel):
+    """bronze/countries: ISO 3166-1 countries with UN region and continent, as the source gave them."""
+
+    alpha_2: str = pa.Field(unique=True, str_matches=r"^[A-Z]{2}$")
+    alpha_3: str = pa.Field(unique=True, str_matches=r"^[A-Z]{3}$")
+    numeric: str
+    name: str
+    official_name: str = pa.Field(nullable=True)
+    common_name: str = pa.Field(nullable=True)
+    un_region: str = pa.Field(nullable=True)
+    continent: str = pa.Field(nullable=True)
+    source: str
+    source_name: str
+    fetched_at: UTC_TS = pa.Field(alias="_fetched_at")
+    run_id: str = pa.Field(alias="_run_id")
+
+    class Config:
+        strict = True
+
+
+class DimCountryModel(pa.DataFrameModel):
+    """silver/dim_country: one row per country name as shops write it (normalised)."""
+
+    country_key: str = pa.Field(unique=True)
+    country_iso2: str = pa.Field(nullable=True, str_matches=r"^[A-Z]{2}$")
+    country_iso3: str = pa.Field(nullable=True, str_matches=r"^[A-Z]{3}$")
+    country_name: str
+    region: str = pa.Field(nullable=True)
+    continent: str = pa.Field(nullable=True)
+    match: str = pa.Field(isin=["iso_name", "alias", "no_iso"])
+
+    class Config:
+        strict = True
+
+
+def polars_schema(model: type[pa.DataFrameModel], exclude: tuple[str, ...] = ()) -> pl.Schema:
+    """The column names and polars types of a contract, in its order (less ``exclude``)."""
+    columns = model.to_schema().columns.items()
+    return pl.Schema({name: column.dtype.type for name, column in columns if name not in exclude})
 
 
 BRONZE_TRANSACTIONS = polars_schema(BronzeTransactionsModel)
@@ -206,3 +306,9 @@ SILVER_TRANSACTIONS = polars_schema(SilverTransactionsModel)
 PARTITION_STATS = polars_schema(PartitionStatsModel)
 DAILY_SALES = polars_schema(DailySalesModel)
 MONTHLY_KPIS = polars_schema(MonthlyKpisModel)
+LANDED_FILES = polars_schema(LandedFilesModel)
+# The reference readers return the rows as the source gave them; the assets add the fetch lineage.
+FX_RATES = polars_schema(FxRatesModel, exclude=("_fetched_at", "_run_id"))
+COUNTRIES = polars_schema(CountriesModel, exclude=("_fetched_at", "_run_id"))
+FX_DAILY = polars_schema(FxDailyModel)
+DIM_COUNTRY = polars_schema(DimCountryModel)

@@ -23,7 +23,8 @@ import dagster as dg
 import polars as pl
 
 from retail_pipeline.parsing import parse_timestamp
-from retail_pipeline.schemas import BUSINESS_COLUMNS, HEADER_VARIANTS, LANDED_FILES, conform
+from retail_pipeline.contracts import LANDED_FILES
+from retail_pipeline.schemas import BUSINESS_COLUMNS, HEADER_VARIANTS, conform
 
 DEFAULT_LANDING = "data/landing"
 SUPPORTED_SUFFIXES = (".csv", ".xlsx")

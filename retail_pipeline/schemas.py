@@ -1,7 +1,8 @@
-"""Column names and types of every lakehouse table, in one place.
+"""The names shared by the whole pipeline: the business fields, the header variants of the shop exports, and
+how a frame is made to match a table's schema.
 
-Transforms end with ``conform(frame, SCHEMA)`` so a table's columns never drift from what is written here,
-and empty frames still carry their types (tables exist with their schema even when empty).
+Transforms end with ``conform(frame, SCHEMA)``, SCHEMA derived from the table's contract (``contracts.py``),
+so a table's columns never drift and empty frames still carry their types.
 """
 
 from __future__ import annotations
@@ -46,75 +47,6 @@ HEADER_VARIANTS: dict[str, dict[str, str]] = {
 
 # Columns that differ between two runs over the same input by design.
 PER_RUN_COLUMNS = ["_ingested_at", "_run_id"]
-
-LANDED_FILES = pl.Schema(
-    {
-        "path": pl.String,  # relative to the landing root
-        "size_bytes": pl.Int64,
-        "mtime": pl.Datetime("us", "UTC"),
-        "sha256": pl.String,
-        "format": pl.String,
-        "extra_columns": pl.List(pl.String),  # header columns beyond the variant's: schema drift
-        "rows": pl.Int64,
-        "business_dates": pl.List(pl.Date),
-        "min_date": pl.Date,
-        "max_date": pl.Date,
-        "status": pl.String,  # active | duplicate | missing | rejected
-        "duplicate_of": pl.String,
-        "reason": pl.String,
-        "first_seen": pl.Datetime("us", "UTC"),
-    }
-)
-
-# Reference data: as the source gave it (bronze) and as the transforms use it (silver).
-FX_RATES = pl.Schema(
-    {
-        "rate_date": pl.Date,
-        "currency": pl.String,
-        "rate_per_eur": pl.Float64,
-        "source": pl.String,
-        "source_name": pl.String,
-        "payload_sha256": pl.String,
-    }
-)
-
-FX_DAILY = pl.Schema(
-    {
-        "date": pl.Date,
-        "fixing_date": pl.Date,
-        "gbp_eur": pl.Float64,
-        "gbp_usd": pl.Float64,
-        "source": pl.String,
-    }
-)
-
-COUNTRIES = pl.Schema(
-    {
-        "alpha_2": pl.String,
-        "alpha_3": pl.String,
-        "numeric": pl.String,
-        "name": pl.String,
-        "official_name": pl.String,
-        "common_name": pl.String,
-        "un_region": pl.String,
-        "continent": pl.String,
-        "source": pl.String,
-        "source_name": pl.String,
-    }
-)
-
-DIM_COUNTRY = pl.Schema(
-    {
-        "country_key": pl.String,
-        "country_iso2": pl.String,
-        "country_iso3": pl.String,
-        "country_name": pl.String,
-        "region": pl.String,
-        "continent": pl.String,
-        "match": pl.String,
-    }
-)
-
 
 def conform(frame: pl.LazyFrame, schema: pl.Schema) -> pl.LazyFrame:
     """Select exactly ``schema``'s columns, in its order, cast to its types.

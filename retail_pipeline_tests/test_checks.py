@@ -177,3 +177,25 @@ def test_the_silver_contract_names_each_broken_rule():
     assert "line_totals_are_quantity_times_price_times_rate" in checks
     assert any(c.startswith("isin") for c in checks) and any(c.startswith("str_matches") for c in checks)
     assert contract_failures(SilverTransactionsModel, frame.drop("region")).height > 0  # a missing column
+
+
+def test_the_manifest_and_reference_tables_match_their_contracts(landing, lakehouse_root):
+    write_days(landing)
+    (landing / "bad.csv").write_text("foo,bar\n1,2\n")  # a rejected file is a valid manifest row
+    resources = build_resources(str(landing), str(lakehouse_root))
+    result = build_definitions(resources).resolve_job_def("landing_job").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral()
+    )
+    assert result.success
+    contracts_checked = {
+        e.asset_key.to_user_string(): e.passed
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "matches_contract"
+    }
+    assert contracts_checked == {
+        "bronze/landed_files": True,
+        "bronze/fx_rates": True,
+        "bronze/countries": True,
+        "silver/fx_daily": True,
+        "silver/dim_country": True,
+    }

@@ -7,7 +7,8 @@ import polars as pl
 import pytest
 
 from retail_pipeline.landing import LandingError, LandingZone, land, map_header, parse_csv, place_rows
-from retail_pipeline.schemas import LANDED_FILES, empty
+from retail_pipeline.contracts import LANDED_FILES
+from retail_pipeline.schemas import empty
 from retail_pipeline_tests.conftest import write_csv
 
 START, END = date(2010, 12, 1), date(2012, 1, 1)

@@ -13,8 +13,8 @@ from retail_pipeline.io_manager import PARTITION_COLUMN
 from retail_pipeline.lakehouse import Lakehouse, Window
 from retail_pipeline.landing import LandingError, LandingZone, land, to_bronze, upgrade_manifest
 from retail_pipeline.partitions import daily_partitions, partition_bounds, window_dates
-from retail_pipeline.contracts import BRONZE_TRANSACTIONS
-from retail_pipeline.schemas import LANDED_FILES, conform, empty
+from retail_pipeline.contracts import BRONZE_TRANSACTIONS, LANDED_FILES
+from retail_pipeline.schemas import conform, empty
 
 MANIFEST = "bronze/landed_files"
 

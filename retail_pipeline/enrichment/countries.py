@@ -21,7 +21,7 @@ from pathlib import Path
 import polars as pl
 import pycountry
 
-from retail_pipeline.schemas import COUNTRIES, DIM_COUNTRY
+from retail_pipeline.contracts import COUNTRIES, DIM_COUNTRY
 
 COUNTRY_SOURCE_BUNDLE = "iso_bundle"
 

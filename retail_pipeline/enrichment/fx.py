@@ -20,7 +20,8 @@ from datetime import date
 
 import polars as pl
 
-from retail_pipeline.schemas import FX_DAILY, FX_RATES, conform
+from retail_pipeline.contracts import FX_DAILY, FX_RATES
+from retail_pipeline.schemas import conform
 
 FX_SOURCE_BUNDLE = "ecb_bundle"
 FX_SOURCE_API = "api"
