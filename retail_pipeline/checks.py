@@ -273,6 +273,7 @@ CONTRACT_CHECKS = [
     _contract_check(dg.AssetKey(["silver", "partition_stats"]), contracts.PartitionStatsModel, "business_date", True),
     _contract_check(DAILY_SALES, contracts.DailySalesModel, "invoice_date", True),
     _contract_check(MONTHLY_KPIS, contracts.MonthlyKpisModel, None, True),
+    _contract_check(dg.AssetKey(["gold", "dq_scorecard"]), contracts.DqScorecardModel, "business_date", True),
 ]
 
 

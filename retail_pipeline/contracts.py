@@ -195,6 +195,23 @@ class MonthlyKpisModel(KpiMeasuresModel, _MonthKey):
         return data.lazyframe.select(pl.col("month").dt.day() == 1)
 
 
+class DqScorecardModel(pa.DataFrameModel):
+    """gold/dq_scorecard: data quality per business date and table (see transforms/quality.py)."""
+
+    business_date: pl.Date
+    table: str = pa.Field(isin=["bronze/transactions", "silver/transactions", "gold/daily_sales"])
+    rows: pl.Int64 = pa.Field(ge=0)
+    completeness: float = pa.Field(nullable=True, in_range={"min_value": 0, "max_value": 1})
+    validity: float = pa.Field(nullable=True, in_range={"min_value": 0, "max_value": 1})
+    uniqueness: float = pa.Field(nullable=True, in_range={"min_value": 0, "max_value": 1})
+    score: float = pa.Field(nullable=True, in_range={"min_value": 0, "max_value": 1})
+    quarantined_by_reason: pl.List(pl.Struct({"reason_code": pl.String, "rows": pl.Int64})) = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+        unique = ["business_date", "table"]
+
+
 class LandedFilesModel(pa.DataFrameModel):
     """bronze/landed_files: the manifest, one row per file ever seen in the landing zone."""
 
@@ -307,6 +324,7 @@ PARTITION_STATS = polars_schema(PartitionStatsModel)
 DAILY_SALES = polars_schema(DailySalesModel)
 MONTHLY_KPIS = polars_schema(MonthlyKpisModel)
 LANDED_FILES = polars_schema(LandedFilesModel)
+DQ_SCORECARD = polars_schema(DqScorecardModel)
 # The reference readers return the rows as the source gave them; the assets add the fetch lineage.
 FX_RATES = polars_schema(FxRatesModel, exclude=("_fetched_at", "_run_id"))
 COUNTRIES = polars_schema(CountriesModel, exclude=("_fetched_at", "_run_id"))

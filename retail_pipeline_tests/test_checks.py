@@ -84,6 +84,7 @@ def test_checks_pass_on_a_clean_run(landing, lakehouse_root):
         "silver/partition_stats",
         "gold/daily_sales",
         "gold/monthly_kpis",
+        "gold/dq_scorecard",
     }
     assert all(e.passed for e in all_evaluations if e.check_name == "matches_contract")
     evaluations = {e.check_name: e for e in all_evaluations if e.check_name != "matches_contract"}

@@ -15,18 +15,7 @@ import polars as pl
 from retail_pipeline import contracts
 from retail_pipeline.schemas import BUSINESS_COLUMNS
 
-SCORECARD = pl.Schema(
-    {
-        "business_date": pl.Date,
-        "table": pl.String,
-        "rows": pl.Int64,
-        "completeness": pl.Float64,
-        "validity": pl.Float64,
-        "uniqueness": pl.Float64,
-        "score": pl.Float64,
-        "quarantined_by_reason": pl.List(pl.Struct({"reason_code": pl.String, "rows": pl.Int64})),
-    }
-)
+SCORECARD = contracts.DQ_SCORECARD
 RAW_REQUIRED = ["invoice_no", "stock_code", "invoice_ts", "quantity", "unit_price"]
 
 
