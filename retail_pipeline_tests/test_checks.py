@@ -200,3 +200,37 @@ def test_the_manifest_and_reference_tables_match_their_contracts(landing, lakeho
         "silver/fx_daily": True,
         "silver/dim_country": True,
     }
+
+
+def _run_checks(resources: dict, *checks) -> dict[str, dg.AssetCheckEvaluation]:
+    """Run only the given checks (on their own, so they look at every date), as a user can from the UI."""
+    base = build_definitions(resources)
+    job = dg.define_asset_job("only_checks", selection=dg.AssetSelection.checks(*checks))
+    defs = dg.Definitions(assets=base.assets, asset_checks=base.asset_checks, jobs=[job], resources=resources)
+    result = defs.resolve_job_def("only_checks").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_a_surviving_duplicate_fails_and_fresh_data_passes_freshness(landing, lakehouse_root):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from retail_pipeline.checks import latest_data_is_fresh, no_duplicate_lines
+    from retail_pipeline.runner import run_pipeline
+
+    today = datetime.now(ZoneInfo("Europe/London")) - timedelta(minutes=1)
+    stamp = f"{today.month}/{today.day}/{today.year} {today.hour}:{today.minute:02d}"
+    write_days(landing, {"today": [f"1,85123A,HEART,1,{stamp},1,,EIRE", f"2,85123A,HEART,1,{stamp},1,,EIRE"]})
+    house = run_pipeline(str(landing), str(lakehouse_root), dg.DagsterInstance.ephemeral(), say=lambda _: None).lakehouse
+    resources = build_resources(str(landing), str(lakehouse_root))
+
+    clean = _run_checks(resources, no_duplicate_lines, latest_data_is_fresh)
+    assert clean["no_duplicate_lines"].passed and clean["latest_data_is_fresh"].passed
+
+    silver = house.read("silver/transactions")
+    house.write("silver/transactions", pl.concat([silver, silver.head(1)]), "invoice_date")  # a duplicate slips in
+    broken = _run_checks(resources, no_duplicate_lines)
+    assert not broken["no_duplicate_lines"].passed
+    assert broken["no_duplicate_lines"].metadata["failures"].value == 1
