@@ -27,24 +27,27 @@ def quarantine_report(lakehouse: Lakehouse, day: date | None = None, examples: i
             .otherwise(pl.format("{}[{}]:{}", "_source_file", "_source_sheet", "_source_row"))
             .alias("record"),
             "reason",
-            pl.coalesce("_raw_record", pl.concat_str(BUSINESS_COLUMNS, separator=",", ignore_nulls=False)).alias(
-                "line"
-            ),
+            # Irregular records kept their text; for the others, the fields as found, empty ones included.
+            pl.coalesce(
+                "_raw_record", pl.concat_str([pl.col(c).fill_null("") for c in BUSINESS_COLUMNS], separator=",")
+            ).alias("line"),
         )
     )
     with pl.Config(
         tbl_hide_dataframe_shape=True,
         tbl_hide_column_data_types=True,
         tbl_rows=-1,
-        tbl_width_chars=160,
-        fmt_str_lengths=80,
         thousands_separator=",",
     ):
-        return "\n".join(
-            [
-                f"{rows.height:,} quarantined rows {where}, by reason:",
-                str(by_reason),
-                "Examples (file:record, records numbered from 1 after the header):",
-                str(sample),
-            ]
-        )
+        summary = str(by_reason)
+    examples_text = [
+        f"  [{code}] {record}: {reason}\n      {line}" for code, record, reason, line in sample.iter_rows()
+    ]
+    return "\n".join(
+        [
+            f"{rows.height:,} quarantined rows {where}, by reason:",
+            summary,
+            "Examples (file:record, records numbered from 1 after the header; the line as it arrived):",
+            *examples_text,
+        ]
+    )

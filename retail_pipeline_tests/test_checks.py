@@ -10,7 +10,7 @@ from retail_pipeline.checks import revenue_mismatches, row_conservation_failures
 from retail_pipeline.definitions import build_definitions
 from retail_pipeline.resources import build_resources
 from retail_pipeline.runner import RANGE_END_TAG, RANGE_START_TAG
-from retail_pipeline_tests.test_pipeline import DAILY, REFERENCE, write_days
+from retail_pipeline_tests.test_pipeline import REFERENCE, write_days
 
 D1, D2 = date(2011, 1, 3), date(2011, 1, 4)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import re
 from datetime import date, timedelta
-from pathlib import Path
 
 import polars as pl
 import pytest

@@ -121,14 +121,16 @@ def test_a_file_back_after_being_missing_is_active_again(landing, tmp_path):
     assert (back["status"], back["reason"], back["business_dates"]) == ("active", None, [date(2010, 12, 1)])
 
 
-def test_a_copy_of_an_unreadable_file_does_not_hide_a_readable_one(landing):
+def test_identical_rejected_files_are_each_rejected_then_original_and_duplicate_once_placeable(landing):
     zone = LandingZone(root=str(landing))
     write_csv(landing / "b_copy.csv", DAY1)
     write_csv(landing / "a.csv", DAY1)
-    # Same bytes, but read at a time the dates were not placeable: both rejected, neither a duplicate of the other.
-    early = by_path(land(zone, empty(LANDED_FILES), date(2011, 1, 1), date(2012, 1, 1), T0))
-    assert {r["status"] for r in early.values()} == {"rejected"}
-    assert all(r["duplicate_of"] is None for r in early.values())
+    # Read while their date was not placeable: both rejected with a reason, neither a duplicate of the other.
+    early = land(zone, empty(LANDED_FILES), date(2011, 1, 1), date(2012, 1, 1), T0)
+    assert early.select("status", "duplicate_of").rows() == [("rejected", None), ("rejected", None)]
+    later = by_path(land(zone, early, START, END, T1))
+    assert (later["a.csv"]["status"], later["b_copy.csv"]["status"]) == ("active", "duplicate")
+    assert later["b_copy.csv"]["duplicate_of"] == "a.csv"
 
 
 def test_rejection_for_dates_is_decided_again_when_the_partitions_move(landing):

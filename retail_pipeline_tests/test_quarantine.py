@@ -18,7 +18,8 @@ def test_the_report_groups_by_reason_and_points_to_file_and_record(landing, lake
     assert report.startswith("2 quarantined rows in the lakehouse, by reason:")
     assert "unparseable_date" in report and "unparseable_quantity" in report
     assert "online_retail_2010-12-01.csv:5" in report
-    assert "13/45/2010 9:41" in report  # the line as it was, so a person can fix the source
+    # The line as it was (empty CustomerID included), so a person can fix the source.
+    assert "536367,22139,bad date,1,13/45/2010 9:41,1.0,,United Kingdom" in report
 
     one_day = quarantine_report(house, date(2010, 12, 2))
     assert one_day.startswith("1 quarantined rows on 2010-12-02") and "unparseable_date" not in one_day
