@@ -1,9 +1,10 @@
 """Asset checks that hold the lakehouse to its invariants (DESIGN.md section 3).
 
-Each check looks at the business dates the run just wrote (the rows of ``silver/partition_stats`` carrying
-the run's id; all dates when the check runs on its own), reads what it needs from the lakehouse, and
-returns an ``AssetCheckResult`` with failure counts and a few failing rows. Silver and gold checks are
-blocking: a failure stops the assets below in the same run.
+Each check looks at what the run just wrote: the rows carrying the run's id where the table has
+``_run_id``, otherwise the business dates of ``silver/partition_stats`` rows carrying it (everything when
+the check runs on its own). It reads what it needs from the lakehouse and returns an ``AssetCheckResult``
+with failure counts and a few failing rows. Silver and gold checks are blocking (warnings aside): a failure
+stops the assets below in the same run.
 """
 
 import os
