@@ -243,20 +243,26 @@ class LandedFilesModel(pa.DataFrameModel):
 
 
 class FxRatesModel(pa.DataFrameModel):
-    """bronze/fx_rates: ECB reference rates as published, units of currency per EUR."""
+    """bronze/fx_rates: ECB reference rates as each source served them (units of currency per EUR), one
+    row per (payload, date, currency); a payload is stored once (append-only by ``payload_sha256``)."""
 
     rate_date: pl.Date
     currency: str = pa.Field(str_matches=r"^[A-Z]{3}$")
     rate_per_eur: float = pa.Field(gt=0)
-    source: str
+    source: str  # "api" or "bundle" ("ecb_bundle" in tables written before 0.4)
     source_name: str
     payload_sha256: str = pa.Field(str_matches=r"^[0-9a-f]{64}$")
+    # What was asked of an API (null for the bundle): URL without secrets, status, the date range requested.
+    request_url: str = pa.Field(nullable=True)
+    http_status: pl.Int32 = pa.Field(nullable=True)
+    request_start: pl.Date = pa.Field(nullable=True)
+    request_end: pl.Date = pa.Field(nullable=True)
     fetched_at: UTC_TS = pa.Field(alias="_fetched_at")
     run_id: str = pa.Field(alias="_run_id")
 
     class Config:
         strict = True
-        unique = ["rate_date", "currency", "source", "payload_sha256"]
+        unique = ["rate_date", "currency", "payload_sha256"]
 
 
 class FxDailyModel(pa.DataFrameModel):
@@ -277,23 +283,29 @@ class FxDailyModel(pa.DataFrameModel):
 
 
 class CountriesModel(pa.DataFrameModel):
-    """bronze/countries: ISO 3166-1 countries with UN region and continent, as the source gave them."""
+    """bronze/countries: ISO 3166-1 countries with UN region and continent as each source served them, one
+    row per (payload, country); a payload is stored once (append-only by ``payload_sha256``)."""
 
-    alpha_2: str = pa.Field(unique=True, str_matches=r"^[A-Z]{2}$")
-    alpha_3: str = pa.Field(unique=True, str_matches=r"^[A-Z]{3}$")
-    numeric: str
+    alpha_2: str = pa.Field(str_matches=r"^[A-Z]{2}$")
+    alpha_3: str = pa.Field(str_matches=r"^[A-Z]{3}$")
+    numeric: str = pa.Field(nullable=True)  # REST Countries has none for Kosovo (XK)
     name: str
     official_name: str = pa.Field(nullable=True)
     common_name: str = pa.Field(nullable=True)
     un_region: str = pa.Field(nullable=True)
     continent: str = pa.Field(nullable=True)
-    source: str
+    currencies: str = pa.Field(nullable=True)  # ISO 4217 codes, comma-separated (the API only)
+    source: str  # "api" or "bundle" ("iso_bundle" in tables written before 0.4)
     source_name: str
+    payload_sha256: str = pa.Field(nullable=True, str_matches=r"^[0-9a-f]{64}$")  # null in tables before 0.4
+    request_url: str = pa.Field(nullable=True)
+    http_status: pl.Int32 = pa.Field(nullable=True)
     fetched_at: UTC_TS = pa.Field(alias="_fetched_at")
     run_id: str = pa.Field(alias="_run_id")
 
     class Config:
         strict = True
+        unique = ["alpha_2", "payload_sha256"]
 
 
 class DimCountryModel(pa.DataFrameModel):

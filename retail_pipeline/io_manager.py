@@ -2,9 +2,10 @@
 
 An asset's table is its key joined by ``/`` (``silver/transactions``). A daily asset names its business-date
 column in its metadata (``partition_column``); a run over one day or a range of days replaces exactly those
-days and a downstream daily asset reads exactly its days, whatever the length of the range. Inputs arrive as
-``pl.LazyFrame`` (collect once, in the transform). Every write reports what a user asks of a table: rows, a
-preview, the schema, the Delta version.
+days and a downstream daily asset reads exactly its days, whatever the length of the range. An append-only
+asset (metadata ``write_mode: append``: the fetch logs of reference data) returns only its new rows, which
+are added to its table. Inputs arrive as ``pl.LazyFrame`` (collect once, in the transform). Every write
+reports what a user asks of a table: rows, a preview, the schema, the Delta version.
 """
 
 
@@ -15,6 +16,9 @@ from retail_pipeline.lakehouse import Lakehouse, Window
 from retail_pipeline.partitions import window_dates
 
 PARTITION_COLUMN = "partition_column"
+# An asset whose metadata sets WRITE_MODE to APPEND returns only its new rows; they are added to its table.
+WRITE_MODE = "write_mode"
+APPEND = "append"
 
 
 def table_name(key: dg.AssetKey) -> str:
@@ -59,6 +63,13 @@ class DeltaIOManager(dg.ConfigurableIOManager):
             raise dg.DagsterInvariantViolationError(
                 f"daily asset {table} must name its business-date column in metadata[{PARTITION_COLUMN!r}]"
             )
+        if (context.definition_metadata or {}).get(WRITE_MODE) == APPEND:
+            result = self.lakehouse.append(table, frame)
+            metadata = table_metadata(frame, result.uri, result.version)
+            metadata["rows_appended"] = frame.height
+            metadata["dagster/row_count"] = self.lakehouse.scan(table).select(pl.len()).collect().item()
+            context.add_output_metadata(metadata)
+            return
         result = self.lakehouse.write(table, frame, date_column=date_column, window=window)
         metadata = table_metadata(frame, result.uri, result.version)
         if window is not None:

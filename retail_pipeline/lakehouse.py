@@ -137,6 +137,17 @@ class Lakehouse(dg.ConfigurableResource):
         return WriteResult(uri, DeltaTable(uri).version(), frame.height)
 
 
+    def append(self, table: str, frame: pl.DataFrame) -> WriteResult:
+        """Add rows to an append-only table (a fetch log); creates it, with its schema, if it is missing.
+        Appending no rows makes no commit, so a re-run that found nothing new leaves the table as it was."""
+        uri = self.uri(table)
+        stamp = CommitProperties(custom_metadata={VERSION_KEY: SCHEMA_VERSION})
+        if not DeltaTable.is_deltatable(uri):
+            write_deltalake(uri, frame.to_arrow(), mode="overwrite", commit_properties=stamp)
+        elif frame.height:
+            write_deltalake(uri, frame.to_arrow(), mode="append", schema_mode="merge", commit_properties=stamp)
+        return WriteResult(uri, DeltaTable(uri).version(), frame.height)
+
     def schema_version(self, table: str) -> str | None:
         """The schema version recorded by the last write of ``table`` (None before versions were recorded)."""
         for commit in DeltaTable(self.uri(table)).history(50):

@@ -51,11 +51,18 @@ def test_countries_schema_and_source(countries):
         "common_name",
         "un_region",
         "continent",
+        "currencies",
         "source",
         "source_name",
+        "payload_sha256",
+        "request_url",
+        "http_status",
     ]
-    assert all(dtype == pl.String for dtype in countries.dtypes)
-    assert countries["source"].unique().to_list() == [COUNTRY_SOURCE_BUNDLE]
+    assert all(dtype == pl.String for name, dtype in countries.schema.items() if name != "http_status")
+    assert countries["source"].unique().to_list() == [COUNTRY_SOURCE_BUNDLE] == ["bundle"]
+    # The bundle's payload hash is the hash of its rows: stable, so a re-run appends nothing.
+    assert countries["payload_sha256"].unique().to_list() == [read_bundled_countries()["payload_sha256"][0]]
+    assert countries.select("currencies", "request_url", "http_status").null_count().row(0) == (countries.height,) * 3
     versions = (importlib.metadata.version("pycountry"), importlib.metadata.version("country_converter"))
     assert countries["source_name"].unique().to_list() == [f"pycountry {versions[0]} + country_converter {versions[1]}"]
 

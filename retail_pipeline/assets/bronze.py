@@ -1,5 +1,5 @@
-"""Bronze: data as it arrived, plus lineage. Transactions from the landing zone; reference data from its
-source (the offline bundles by default)."""
+"""Bronze: data as it arrived, plus lineage. Transactions from the landing zone; reference data from the
+offline bundles and, when configured, from HTTP APIs (append-only logs of every distinct payload)."""
 
 
 from datetime import datetime, timezone
@@ -7,13 +7,14 @@ from datetime import datetime, timezone
 import dagster as dg
 import polars as pl
 
+from retail_pipeline.apis import CountriesApi, FetchReport, FxApi
 from retail_pipeline.enrichment.countries import read_bundled_countries
-from retail_pipeline.enrichment.fx import read_bundled_ecb_rates
-from retail_pipeline.io_manager import PARTITION_COLUMN
+from retail_pipeline.enrichment.fx import missing_ranges, needed_range, read_bundled_ecb_rates
+from retail_pipeline.io_manager import APPEND, PARTITION_COLUMN, WRITE_MODE
 from retail_pipeline.lakehouse import Lakehouse, Window
 from retail_pipeline.landing import LandingError, LandingZone, land, to_bronze, upgrade_manifest
 from retail_pipeline.partitions import daily_partitions, partition_bounds, window_dates
-from retail_pipeline.contracts import BRONZE_TRANSACTIONS, LANDED_FILES
+from retail_pipeline.contracts import BRONZE_TRANSACTIONS, COUNTRIES, FX_RATES, LANDED_FILES
 from retail_pipeline.schemas import conform, empty
 
 MANIFEST = "bronze/landed_files"
@@ -91,30 +92,144 @@ def transactions(context: dg.AssetExecutionContext, manifest: pl.LazyFrame, land
     return frame.lazy()
 
 
-@dg.asset(key=["bronze", "fx_rates"], group_name="bronze", kinds={"delta", "polars"})
-def fx_rates(context: dg.AssetExecutionContext) -> pl.LazyFrame:
-    """Euro foreign exchange reference rates of the ECB as published (EUR base, business days only), one
-    row per date and currency, with the source that served them."""
-    rates, sha256 = read_bundled_ecb_rates()
-    context.add_output_metadata(
-        {
-            "source": rates["source"].first(),
-            "payload_sha256": sha256,
-            "first_fixing": str(rates["rate_date"].min()),
-            "last_fixing": str(rates["rate_date"].max()),
-        }
-    )
-    return rates.lazy().with_columns(
-        pl.lit(datetime.now(timezone.utc)).alias("_fetched_at"), pl.lit(context.run_id).alias("_run_id")
-    )
+FX_TABLE = "bronze/fx_rates"
+COUNTRIES_TABLE = "bronze/countries"
+API_ROWS = "api"
 
 
-@dg.asset(key=["bronze", "countries"], group_name="bronze", kinds={"delta", "polars"})
-def countries(context: dg.AssetExecutionContext) -> pl.LazyFrame:
-    """ISO 3166-1 countries (alpha-2, alpha-3, names) with their UN region and continent, as the source
-    gave them."""
-    frame = read_bundled_countries()
-    context.add_output_metadata({"source": frame["source_name"].first()})
-    return frame.lazy().with_columns(
-        pl.lit(datetime.now(timezone.utc)).alias("_fetched_at"), pl.lit(context.run_id).alias("_run_id")
-    )
+def _empty_log(schema: pl.Schema) -> pl.DataFrame:
+    """An append-only reference table with no rows: its contract's columns plus ``_fetched_at``."""
+    return empty(schema).with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("_fetched_at"))
+
+
+def _stored(lakehouse: Lakehouse, table: str, schema: pl.Schema) -> pl.LazyFrame:
+    """An append-only reference table as stored so far (empty before the first run)."""
+    return lakehouse.scan(table) if lakehouse.exists(table) else _empty_log(schema).lazy()
+
+
+def _new_payloads(payloads: list[pl.DataFrame], stored: pl.LazyFrame) -> list[pl.DataFrame]:
+    """The payloads whose sha256 the table does not hold yet (and the first of two identical ones)."""
+    known = set(stored.select("payload_sha256").unique().collect().to_series().drop_nulls().to_list())
+    fresh = []
+    for payload in payloads:
+        sha256 = payload["payload_sha256"].first() if payload.height else None
+        if sha256 is not None and sha256 not in known:
+            known.add(sha256)
+            fresh.append(payload)
+    return fresh
+
+
+def _appended(frames: list[pl.DataFrame], schema: pl.Schema, run_id: str) -> pl.LazyFrame:
+    """The rows to append (possibly none), with this run's id."""
+    columns = [*schema.names(), "_fetched_at"]
+    rows = pl.concat([f.select(columns) for f in frames]) if frames else _empty_log(schema)
+    return rows.lazy().with_columns(pl.lit(run_id, pl.String).alias("_run_id"))
+
+
+def _report_api(context: dg.AssetExecutionContext, api: str, report: FetchReport) -> dict[str, object]:
+    """Log each failed request and say what the bundle stands in for; the metadata that shows it in the UI."""
+    for what, reason in report.failures:
+        served = f" for {what[0]}..{what[1]}" if isinstance(what, tuple) else ""
+        context.log.warning(f"{api} API could not serve{served}: {reason}; the offline bundle stands in")
+    metadata: dict[str, object] = {
+        "api_requests_planned": len(report.requested),
+        "api_requests_sent": report.requests_sent,
+        "api_payloads_valid": len(report.payloads),
+        "api_failures": len(report.failures),
+        "api_circuit_opened": report.circuit_opened,
+        "fallback_to_bundle": report.fell_back,
+    }
+    if report.failures:
+        metadata["fallback_reasons"] = dg.MetadataValue.md(
+            "\n".join(
+                f"- {f'{w[0]}..{w[1]}: ' if isinstance(w, tuple) else ''}{reason}" for w, reason in report.failures[:20]
+            )
+        )
+    return metadata
+
+
+@dg.asset(
+    key=["bronze", "fx_rates"],
+    ins={"manifest": dg.AssetIn(key=["bronze", "landed_files"])},
+    metadata={WRITE_MODE: APPEND},
+    group_name="bronze",
+    kinds={"delta", "polars"},
+)
+def fx_rates(
+    context: dg.AssetExecutionContext, manifest: pl.LazyFrame, lakehouse: Lakehouse, fx_api: FxApi
+) -> pl.LazyFrame:
+    """ECB euro reference rates as each source served them (units of currency per EUR, business days only):
+    the offline bundle, and, when ``RETAIL_FX_API_URL`` is set, the payloads of a Frankfurter-compatible API
+    with their request URL, HTTP status and requested range. Append-only: a payload is stored once (by its
+    sha256), so a re-run adds nothing and the table shows what each source said when."""
+    stored = _stored(lakehouse, FX_TABLE, FX_RATES)
+    now = datetime.now(timezone.utc)
+    bundle, bundle_sha256 = read_bundled_ecb_rates()
+    payloads = [bundle.with_columns(pl.lit(now).alias("_fetched_at"))]
+    metadata: dict[str, object] = {"bundle_sha256": bundle_sha256, "api_configured": fx_api.enabled}
+
+    if fx_api.enabled:
+        dates = (
+            manifest.filter(pl.col("status") == "active")
+            .select(pl.col("business_dates").explode().alias("business_date"))
+            .drop_nulls()
+        )
+        needed = needed_range(dates, today=now.date())
+        todo = missing_ranges(needed, stored, fx_api.days_per_request)
+        context.log.info(
+            f"FX API {fx_api.host}: transactions need {needed[0]}..{needed[1]}, {len(todo)} range(s) not yet fetched"
+            if needed else f"FX API {fx_api.host}: no business dates landed, nothing to fetch"
+        )
+        report = fx_api.fetch(todo)
+        payloads += report.payloads
+        metadata |= _report_api(context, "FX", report)
+        metadata["fx_ranges_fetched"] = ", ".join(f"{a}..{b}" for a, b in todo) or "none (all stored)"
+    else:
+        context.log.info("FX API not configured (RETAIL_FX_API_URL): the offline ECB bundle is the source")
+
+    fresh = _new_payloads(payloads, stored)
+    metadata["payloads_appended"] = len(fresh)
+    metadata["sources_appended"] = ", ".join(sorted({f["source"].first() for f in fresh})) or "none"
+    context.add_output_metadata(metadata)
+    return _appended(fresh, FX_RATES, context.run_id)
+
+
+@dg.asset(
+    key=["bronze", "countries"],
+    metadata={WRITE_MODE: APPEND},
+    group_name="bronze",
+    kinds={"delta", "polars"},
+)
+def countries(context: dg.AssetExecutionContext, lakehouse: Lakehouse, countries_api: CountriesApi) -> pl.LazyFrame:
+    """ISO 3166-1 countries (codes, names, UN region, continent) as each source served them: the offline
+    bundle (pycountry + country_converter) and, when ``RETAIL_COUNTRIES_API_URL`` is set, the payloads of a
+    REST-Countries-compatible API (with currencies). Append-only by payload sha256."""
+    stored = _stored(lakehouse, COUNTRIES_TABLE, COUNTRIES)
+    now = datetime.now(timezone.utc)
+    bundle = read_bundled_countries()
+    payloads = [bundle.with_columns(pl.lit(now).alias("_fetched_at"))]
+    metadata: dict[str, object] = {"api_configured": countries_api.enabled}
+
+    if countries_api.enabled:
+        last_fetch = (
+            stored.filter(pl.col("source") == API_ROWS).select(pl.col("_fetched_at").max()).collect().item()
+        )
+        age_hours = (now - last_fetch).total_seconds() / 3600 if last_fetch is not None else None
+        if age_hours is not None and age_hours < countries_api.refresh_hours:
+            context.log.info(
+                f"Countries API {countries_api.host}: the stored payload is {age_hours:.1f} h old "
+                f"(refresh after {countries_api.refresh_hours:g} h); not fetched"
+            )
+            metadata["api_requests_sent"] = 0
+        else:
+            report = countries_api.fetch()
+            payloads += report.payloads
+            metadata |= _report_api(context, "Countries", report)
+    else:
+        context.log.info("Countries API not configured (RETAIL_COUNTRIES_API_URL): the offline bundle is the source")
+
+    fresh = _new_payloads(payloads, stored)
+    metadata["payloads_appended"] = len(fresh)
+    metadata["sources_appended"] = ", ".join(sorted({f["source"].first() for f in fresh})) or "none"
+    context.add_output_metadata(metadata)
+    return _appended(fresh, COUNTRIES, context.run_id)

@@ -4,7 +4,7 @@
 import dagster as dg
 import polars as pl
 
-from retail_pipeline.enrichment.countries import build_dim_country
+from retail_pipeline.enrichment.countries import build_dim_country, current_countries
 from retail_pipeline.enrichment.fx import build_fx_daily
 from retail_pipeline.io_manager import PARTITION_COLUMN
 from retail_pipeline.partitions import daily_partitions, partition_bounds, window_dates
@@ -17,11 +17,15 @@ from retail_pipeline.transforms.silver import build_silver
     group_name="silver",
     kinds={"delta", "polars"},
 )
-def fx_daily(fx_rates: pl.LazyFrame) -> pl.LazyFrame:
+def fx_daily(context: dg.AssetExecutionContext, fx_rates: pl.LazyFrame) -> pl.LazyFrame:
     """GBP->EUR and GBP->USD for every calendar day: the last ECB fixing on or before the day (weekends and
-    holidays carry the previous fixing, never an interpolation), USD crossed through EUR."""
+    holidays carry the previous fixing, never an interpolation), USD crossed through EUR. The fixing date
+    and its source are columns: an API fixing beats the offline bundle's, the latest fetch wins."""
     _, end = partition_bounds()
-    return build_fx_daily(fx_rates, end=end).lazy()
+    daily = build_fx_daily(fx_rates, end=end)
+    by_source = dict(daily.group_by("source").len().iter_rows())
+    context.add_output_metadata({f"days_from_{source}": n for source, n in sorted(by_source.items())})
+    return daily.lazy()
 
 
 @dg.asset(
@@ -30,10 +34,15 @@ def fx_daily(fx_rates: pl.LazyFrame) -> pl.LazyFrame:
     group_name="silver",
     kinds={"delta", "polars"},
 )
-def dim_country(countries: pl.LazyFrame) -> pl.LazyFrame:
+def dim_country(context: dg.AssetExecutionContext, countries: pl.LazyFrame) -> pl.LazyFrame:
     """Country lookup: one row per country name as shops write it (normalised ``country_key``) with its ISO
-    alpha-2/alpha-3 codes, name, UN region and continent; shop aliases (EIRE, RSA, USA...) included."""
-    return build_dim_country(countries).lazy()
+    alpha-2/alpha-3 codes, name, UN region and continent; shop aliases (EIRE, RSA, USA...) included. Each
+    country comes from its latest API payload when there is one, else from the offline bundle."""
+    current = current_countries(countries).collect()
+    context.add_output_metadata(
+        {f"countries_from_{source}": n for source, n in sorted(current.group_by("source").len().iter_rows())}
+    )
+    return build_dim_country(current).lazy()
 
 
 @dg.multi_asset(

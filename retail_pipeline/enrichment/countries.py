@@ -14,16 +14,30 @@ Join a transaction's country through :func:`normalise_country_key` to ``country_
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.util
 from pathlib import Path
+
+from datetime import datetime
+from typing import Any
 
 import polars as pl
 import pycountry
 
 from retail_pipeline.contracts import COUNTRIES, DIM_COUNTRY
+from retail_pipeline.http_client import PayloadError
 
-COUNTRY_SOURCE_BUNDLE = "iso_bundle"
+COUNTRY_SOURCE_BUNDLE = "bundle"
+COUNTRY_SOURCE_API = "api"
+# Tables written before the API clients existed called the bundle "iso_bundle".
+LEGACY_SOURCES = {"iso_bundle": COUNTRY_SOURCE_BUNDLE}
+
+# REST Countries' ``region`` is a continent; spell it as country_converter does, so the continent of a
+# country does not change with the source.
+API_CONTINENTS = {"Americas": "America", "Antarctic": "Antarctica"}
+# The fields asked of REST Countries (its /all endpoint requires a list, at most 10).
+RESTCOUNTRIES_FIELDS = "name,cca2,cca3,ccn3,region,subregion,currencies"
 
 COCO_PACKAGE = "country_converter"
 COCO_DATA_FILE = "country_data.tsv"
@@ -152,10 +166,9 @@ def read_coco_regions() -> pl.DataFrame:
 def read_bundled_countries() -> pl.DataFrame:
     """bronze/countries: one row per ISO 3166-1 country (pycountry) with coco's UN region and continent.
 
-    Columns: alpha_2, alpha_3, numeric, name, official_name, common_name, un_region, continent, source
-    ("iso_bundle"), source_name (package versions). All String; official_name, common_name, un_region
-    and continent nullable.
-    Sorted by alpha_2.
+    Columns: the COUNTRIES contract: alpha_2, alpha_3, numeric, name, official_name, common_name,
+    un_region, continent, currencies (null), source ("bundle"), source_name (package versions),
+    payload_sha256 (of the rows), request_url and http_status (null: not an HTTP answer). Sorted by alpha_2.
     """
     # ~249 reference objects, not data rows: a Python loop is the plain way to read them.
     fields = ("alpha_2", "alpha_3", "numeric", "name", "official_name", "common_name")
@@ -165,15 +178,118 @@ def read_bundled_countries() -> pl.DataFrame:
             columns[f].append(getattr(country, f, None))
     iso = pl.LazyFrame(columns, schema={f: pl.String for f in fields})
 
-    return (
+    rows = (
         iso.join(read_coco_regions().lazy(), on="alpha_3", how="left")
         .with_columns(
+            pl.lit(None, pl.String).alias("currencies"),  # neither bundle maps countries to currencies
             pl.lit(COUNTRY_SOURCE_BUNDLE, pl.String).alias("source"),
             pl.lit(_source_name(), pl.String).alias("source_name"),
+            pl.lit(None, pl.String).alias("request_url"),
+            pl.lit(None, pl.Int32).alias("http_status"),
         )
-        .select(pl.col(name).cast(dtype) for name, dtype in COUNTRIES.items())
         .sort("alpha_2")
         .collect()
+    )
+    # The "payload" of the bundle is its rows: their hash changes exactly when a package upgrade changes them.
+    sha256 = hashlib.sha256(rows.write_csv().encode()).hexdigest()
+    return rows.with_columns(pl.lit(sha256).alias("payload_sha256")).select(
+        pl.col(name).cast(dtype) for name, dtype in COUNTRIES.items()
+    )
+
+
+def parse_restcountries(doc: Any) -> pl.DataFrame:
+    """Validate a REST Countries ``/all`` document and return its countries in the bronze/countries columns
+    that come from the payload (alpha_2 ... currencies). Raises :class:`PayloadError` on the first problem.
+
+    Expected: a non-empty list of objects with ``cca2`` (2 letters), ``cca3`` (3 letters), ``name.common``,
+    optional ``name.official``, ``ccn3`` (digits), ``region``, ``subregion``, ``currencies`` (object keyed
+    by ISO 4217 code); codes unique.
+    """
+    if not isinstance(doc, list) or not doc:
+        raise PayloadError("expected a non-empty JSON array of countries")
+
+    def text(value: Any, what: str, i: int, required: bool = False) -> str | None:
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise PayloadError(f"country #{i}: {what} is {value!r}, expected text")
+        return value.strip()
+
+    # ~250 objects of a JSON document, not data rows.
+    rows = []
+    for i, item in enumerate(doc):
+        if not isinstance(item, dict):
+            raise PayloadError(f"country #{i} is not an object")
+        name = item.get("name")
+        if not isinstance(name, dict):
+            raise PayloadError(f"country #{i}: name is {name!r}, expected an object")
+        currencies = item.get("currencies") or {}
+        if not isinstance(currencies, dict):
+            raise PayloadError(f"country #{i}: currencies is not an object")
+        continent = text(item.get("region"), "region", i)
+        rows.append(
+            {
+                "alpha_2": text(item.get("cca2"), "cca2", i, required=True),
+                "alpha_3": text(item.get("cca3"), "cca3", i, required=True),
+                "numeric": text(item.get("ccn3"), "ccn3", i),
+                "name": text(name.get("common"), "name.common", i, required=True),
+                "official_name": text(name.get("official"), "name.official", i),
+                "common_name": None,
+                "un_region": text(item.get("subregion"), "subregion", i),
+                "continent": API_CONTINENTS.get(continent, continent),
+                "currencies": ",".join(sorted(currencies)) or None,
+            }
+        )
+    frame = pl.DataFrame(rows, schema={c: COUNTRIES[c] for c in rows[0]})
+    bad = frame.filter(
+        ~pl.col("alpha_2").str.contains(r"^[A-Z]{2}$")
+        | ~pl.col("alpha_3").str.contains(r"^[A-Z]{3}$")
+        | ~pl.col("numeric").str.contains(r"^[0-9]{3}$").fill_null(True)
+    )
+    if bad.height:
+        raise PayloadError(f"malformed codes: {bad.select('alpha_2', 'alpha_3', 'numeric').row(0)}")
+    for code in ("alpha_2", "alpha_3"):
+        repeated = frame.filter(pl.col(code).is_duplicated())[code].unique().sort().to_list()
+        if repeated:
+            raise PayloadError(f"{code} codes repeated: {repeated[:5]}")
+    return frame.sort("alpha_2")
+
+
+def restcountries_rows(
+    countries: pl.DataFrame, *, source_name: str, payload_sha256: str, request_url: str, http_status: int,
+    fetched_at: datetime,
+) -> pl.DataFrame:
+    """The bronze/countries rows of one validated API payload (plus ``_fetched_at``)."""
+    return (
+        countries.lazy()
+        .with_columns(
+            pl.lit(COUNTRY_SOURCE_API).alias("source"),
+            pl.lit(source_name).alias("source_name"),
+            pl.lit(payload_sha256).alias("payload_sha256"),
+            pl.lit(request_url).alias("request_url"),
+            pl.lit(http_status).alias("http_status"),
+        )
+        .select(pl.col(name).cast(dtype) for name, dtype in COUNTRIES.items())
+        .with_columns(pl.lit(fetched_at).dt.cast_time_unit("us").dt.convert_time_zone("UTC").alias("_fetched_at"))
+        .collect()
+    )
+
+
+def current_countries(countries: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
+    """One row per alpha-2 code from bronze/countries, which keeps every payload ever fetched: an API row
+    beats the bundle, and among API rows the latest fetch wins. A country the API has not served (or a whole
+    API outage) keeps the bundle's row, so the dimension never shrinks because of a short answer."""
+    lf = countries.lazy()
+    names = lf.collect_schema().names()
+    if "source" not in names:
+        return lf
+    fetched = [pl.col("_fetched_at")] if "_fetched_at" in names else []
+    return (
+        lf.with_columns(pl.col("source").replace(LEGACY_SOURCES))
+        .with_columns((pl.col("source") != COUNTRY_SOURCE_API).alias("_not_api"))
+        .sort([pl.col("alpha_2"), pl.col("_not_api"), *fetched], descending=[False, False, *[True] * len(fetched)])
+        .unique(subset="alpha_2", keep="first", maintain_order=True)
+        .drop("_not_api")
     )
 
 
@@ -202,7 +318,7 @@ def build_dim_country(countries: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
     """silver/dim_country: one row per normalised shop country name (``country_key``).
 
     ``countries`` is the bronze/countries shape (at least alpha_2, alpha_3, name, official_name,
-    common_name, un_region, continent). Rows come from three places, and when several give the same key
+    common_name, un_region, continent); with several rows per country, :func:`current_countries` picks one. Rows come from three places, and when several give the same key
     the first wins: ``alias`` and ``no_iso`` (the explicit tables), then ``iso_name`` (the ISO row's
     name, common name, official name, alpha-3, alpha-2, in that order, then the smaller alpha-2).
 
@@ -212,7 +328,7 @@ def build_dim_country(countries: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
 
     Raises ValueError if an alias points to an alpha-2 code that is not in ``countries``.
     """
-    iso = countries.lazy().select(
+    iso = current_countries(countries).select(
         "alpha_2", "alpha_3", "name", "official_name", "common_name", "un_region", "continent"
     )
 

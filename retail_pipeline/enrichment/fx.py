@@ -15,21 +15,35 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import io
+import math
 import zipfile
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import polars as pl
 
 from retail_pipeline.contracts import FX_DAILY, FX_RATES
+from retail_pipeline.http_client import PayloadError
 from retail_pipeline.schemas import conform
 
-FX_SOURCE_BUNDLE = "ecb_bundle"
+FX_SOURCE_BUNDLE = "bundle"
 FX_SOURCE_API = "api"
+# Tables written before the API clients existed called the bundle "ecb_bundle"; read it as "bundle".
+LEGACY_SOURCES = {"ecb_bundle": FX_SOURCE_BUNDLE}
+
+# The most days from one ECB fixing to the next: Maundy Thursday -> Easter Tuesday (Good Friday and Easter
+# Monday are TARGET holidays), or Friday -> Wednesday when Christmas falls on a Monday.
+MAX_DAYS_BETWEEN_FIXINGS = 5
+# Days fetched before the first business date, so that an early Monday has the Friday before it.
+FX_LOOKBACK_DAYS = 7
 
 # When several sources hold a fixing for the same date, the first one in this tuple wins. A fetched API
 # payload is newer than the bundle that shipped with the package, so it is preferred. Unknown sources rank
 # after these, alphabetically, so the choice is always deterministic.
 FX_SOURCE_PREFERENCE: tuple[str, ...] = (FX_SOURCE_API, FX_SOURCE_BUNDLE)
+
+REQUEST_COLUMNS = ("request_url", "http_status", "request_start", "request_end")
 
 ECB_BUNDLE_PACKAGE = "currency_converter"
 ECB_BUNDLE_FILE = "eurofxref-hist.zip"
@@ -59,6 +73,8 @@ def parse_ecb_hist_csv(
             pl.lit(source, pl.String).alias("source"),
             pl.lit(source_name, pl.String).alias("source_name"),
             pl.lit(payload_sha256, pl.String).alias("payload_sha256"),
+            # A file, not an HTTP answer: no URL, status or requested range.
+            *(pl.lit(None, FX_RATES[c]).alias(c) for c in REQUEST_COLUMNS),
         )
     )
     return conform(long, FX_RATES).sort("rate_date", "currency").collect()
@@ -101,12 +117,13 @@ def build_fx_daily(fx_rates: pl.LazyFrame | pl.DataFrame, end: date | None = Non
     """silver/fx_daily: one row per calendar day with the GBP rates of the last ECB fixing on or before it.
 
     ``fx_rates`` is the bronze/fx_rates shape (at least ``rate_date, currency, rate_per_eur, source``;
-    a ``fetched_at`` column, if present, breaks ties between repeated fetches: the latest wins).
+    a ``_fetched_at`` (or ``fetched_at``) column, if present, breaks ties between repeated fetches: the
+    latest wins). Legacy source names are read as today's (LEGACY_SOURCES).
 
     Rules:
     - A fixing date counts only if both GBP and USD are quoted on it (the cross needs both).
     - Several sources for one date: the whole fixing (GBP and USD together) is taken from one source,
-      preferring ``"api"`` over ``"ecb_bundle"`` (see FX_SOURCE_PREFERENCE); rates are never mixed
+      preferring ``"api"`` over ``"bundle"`` (see FX_SOURCE_PREFERENCE); rates are never mixed
       across sources.
     - Days run from the first usable fixing to ``max(last fixing, end)``; each day takes the last fixing
       on or before it (``join_asof`` backward). No interpolation: a weekend or a holiday carries the
@@ -116,14 +133,17 @@ def build_fx_daily(fx_rates: pl.LazyFrame | pl.DataFrame, end: date | None = Non
     ``gbp_usd`` (Float64, USD per 1 GBP, crossed through EUR), ``source`` (String). Sorted by date.
     """
     lf = fx_rates.lazy()
-    has_fetched_at = "fetched_at" in lf.collect_schema().names()
+    names = lf.collect_schema().names()
+    # bronze calls it _fetched_at (a lineage column); hand-made frames may say fetched_at.
+    fetched = next((c for c in ("_fetched_at", "fetched_at") if c in names), None)
+    has_fetched_at = fetched is not None
 
     rates = lf.filter(pl.col("currency").is_in(["GBP", "USD"])).select(
         "rate_date",
         "currency",
         pl.col("rate_per_eur").cast(pl.Float64),
-        "source",
-        *(["fetched_at"] if has_fetched_at else []),
+        pl.col("source").replace(LEGACY_SOURCES),
+        *([pl.col(fetched).alias("fetched_at")] if has_fetched_at else []),
     )
     # Repeated rows for one (date, source, currency): keep the latest fetch. The sort is stable, so
     # without fetched_at the last row in input order wins.
@@ -176,3 +196,147 @@ def build_fx_daily(fx_rates: pl.LazyFrame | pl.DataFrame, end: date | None = Non
         )
         .collect()
     )
+
+
+# --- the Frankfurter-compatible API ------------------------------------------------------------------
+
+
+def parse_frankfurter(doc: Any, start: date, end: date, symbols: Sequence[str]) -> pl.DataFrame:
+    """Validate a Frankfurter time-series document and return its rates long: ``rate_date, currency,
+    rate_per_eur``. Raises :class:`PayloadError` naming the first problem, so that a 200 with garbage is a
+    failure, never data.
+
+    Expected: ``{"amount": 1, "base": "EUR", "rates": {"2011-01-03": {"GBP": 0.86, "USD": 1.33}, ...}}``.
+    Rules: base EUR; every date ISO and within ``[start - FX_LOOKBACK_DAYS, end]`` (the API starts a range on
+    the last fixing on or before ``start``); every requested symbol on every date, as a finite positive
+    number; never more than MAX_DAYS_BETWEEN_FIXINGS days from one fixing to the next, from the day before
+    ``start`` to the first, or from the last to the day after ``end`` when the end is past (an answer with dates missing is incomplete, not a holiday).
+    """
+    if not isinstance(doc, dict):
+        raise PayloadError(f"expected a JSON object, got {type(doc).__name__}")
+    if doc.get("base") != "EUR":
+        raise PayloadError(f"base is {doc.get('base')!r}, expected 'EUR'")
+    if doc.get("amount", 1) != 1:
+        raise PayloadError(f"amount is {doc.get('amount')!r}, expected 1")
+    rates = doc.get("rates")
+    if not isinstance(rates, dict) or not rates:
+        raise PayloadError("no 'rates' object, or it is empty")
+
+    # A payload is a few hundred dates: reading its dict is JSON work, not a loop over data rows.
+    rows: list[tuple[date, str, float]] = []
+    earliest = start - timedelta(days=FX_LOOKBACK_DAYS)
+    for key, quotes in rates.items():
+        try:
+            day = date.fromisoformat(key)
+        except (TypeError, ValueError):
+            raise PayloadError(f"rate date {key!r} is not an ISO date") from None
+        if not earliest <= day <= end:
+            raise PayloadError(f"rate date {day} is outside the requested {start}..{end}")
+        if not isinstance(quotes, dict):
+            raise PayloadError(f"rates of {day} are not an object")
+        absent = [c for c in symbols if c not in quotes]
+        if absent:
+            raise PayloadError(f"rates of {day} lack {', '.join(absent)}")
+        for currency, rate in quotes.items():
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate <= 0:
+                raise PayloadError(f"rate of {currency} on {day} is {rate!r}, not a positive number")
+            rows.append((day, str(currency), float(rate)))
+
+    days = sorted({day for day, _, _ in rows})
+    last_expected = min(end, date.today() - timedelta(days=1))
+    bounds = [start - timedelta(days=1), *days] if days[0] > start else days
+    if last_expected > days[-1]:
+        bounds = [*bounds, last_expected + timedelta(days=1)]
+    gaps = [(a, b) for a, b in zip(bounds, bounds[1:]) if (b - a).days > MAX_DAYS_BETWEEN_FIXINGS]
+    if gaps:
+        a, b = gaps[0]
+        raise PayloadError(f"no fixing between {a} and {b}: dates are missing")
+    return pl.DataFrame(
+        rows, schema={"rate_date": pl.Date, "currency": pl.String, "rate_per_eur": pl.Float64}, orient="row"
+    )
+
+
+def frankfurter_rows(
+    rates: pl.DataFrame,
+    *,
+    source_name: str,
+    payload_sha256: str,
+    request_url: str,
+    http_status: int,
+    request_start: date,
+    request_end: date,
+    fetched_at: datetime,
+) -> pl.DataFrame:
+    """The bronze/fx_rates rows of one validated API payload (plus ``_fetched_at``)."""
+    return (
+        rates.lazy()
+        .with_columns(
+            pl.lit(FX_SOURCE_API).alias("source"),
+            pl.lit(source_name).alias("source_name"),
+            pl.lit(payload_sha256).alias("payload_sha256"),
+            pl.lit(request_url).alias("request_url"),
+            pl.lit(http_status).alias("http_status"),
+            pl.lit(request_start).alias("request_start"),
+            pl.lit(request_end).alias("request_end"),
+        )
+        .pipe(conform, FX_RATES)
+        .with_columns(pl.lit(fetched_at).dt.cast_time_unit("us").dt.convert_time_zone("UTC").alias("_fetched_at"))
+        .sort("rate_date", "currency")
+        .collect()
+    )
+
+
+def needed_range(business_dates: pl.LazyFrame | pl.DataFrame, today: date) -> tuple[date, date] | None:
+    """The fixing dates the transactions need: from FX_LOOKBACK_DAYS before their first business date to
+    their last one (never past ``today``). ``business_dates`` has a ``business_date`` column; None if empty."""
+    bounds = business_dates.lazy().select(
+        pl.col("business_date").min().alias("first"), pl.col("business_date").max().alias("last")
+    ).collect()
+    first, last = bounds.row(0)
+    if first is None:
+        return None
+    end = min(last, today)
+    start = first - timedelta(days=FX_LOOKBACK_DAYS)
+    return (start, end) if start <= end else None
+
+
+def missing_ranges(
+    needed: tuple[date, date] | None, stored: pl.LazyFrame | pl.DataFrame, max_days: int
+) -> list[tuple[date, date]]:
+    """The date ranges still to fetch, each at most ``max_days`` long, in order.
+
+    A day is covered when an API payload in ``stored`` (bronze/fx_rates) asked for a range holding it and was
+    fetched after the day had ended (UTC): today's fixing may not have been published yet when it was asked.
+    """
+    if needed is None:
+        return []
+    if max_days < 1:
+        raise ValueError("max_days must be at least 1")
+    covered = (
+        stored.lazy()
+        .filter((pl.col("source") == FX_SOURCE_API) & pl.col("request_start").is_not_null())
+        .group_by("payload_sha256")
+        .agg(
+            pl.col("request_start").first(),
+            pl.min_horizontal(
+                pl.col("request_end").first(), pl.col("_fetched_at").max().dt.date() - pl.duration(days=1)
+            ).alias("covered_end"),
+        )
+        .filter(pl.col("request_start") <= pl.col("covered_end"))
+        .select(pl.date_ranges("request_start", "covered_end").alias("day"))
+        .explode("day")
+        .unique()
+    )
+    days = (
+        pl.LazyFrame({"day": pl.date_range(needed[0], needed[1], eager=True)})
+        .join(covered, on="day", how="anti")
+        .sort("day")
+        # Consecutive days share a run id; each run is cut into chunks of max_days.
+        .with_columns(run=(pl.col("day").diff().dt.total_days().fill_null(1) != 1).cum_sum())
+        .with_columns(chunk=(pl.int_range(pl.len()).over("run") // max_days))
+        .group_by("run", "chunk")
+        .agg(pl.col("day").min().alias("start"), pl.col("day").max().alias("end"))
+        .sort("start")
+        .collect()
+    )
+    return list(zip(days["start"].to_list(), days["end"].to_list()))
