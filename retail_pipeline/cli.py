@@ -22,7 +22,13 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from retail_pipeline.runner import RunFailed, instance_for_cli, run_pipeline, summary
+    from retail_pipeline.apis import ApiConfigError
+
+    try:
+        from retail_pipeline.runner import RunFailed, instance_for_cli, run_pipeline, summary
+    except ApiConfigError as exc:  # the definitions read the API settings when they load
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
     landing = args.landing or os.environ.get("RETAIL_LANDING_DIR", "data/landing")
     if not Path(landing).is_dir():

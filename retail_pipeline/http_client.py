@@ -48,7 +48,7 @@ def safe_url(url: str | httpx.URL) -> str:
         netloc += f":{parts.port}"
     query = urlencode(
         [(k, "***" if any(w in k.lower() for w in SECRET_PARAM_WORDS) else v) for k, v in parse_qsl(parts.query)],
-        safe=",.:",
+        safe="*,.:",
     )
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 

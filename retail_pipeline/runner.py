@@ -42,6 +42,8 @@ class RunReport:
     run_id: str
     seconds: float
     steps: list[StepTiming] = field(default_factory=list)
+    # The metadata of each unpartitioned asset the run materialised, by table ("bronze/fx_rates").
+    metadata: dict[str, dict[str, object]] = field(default_factory=dict)
 
     @property
     def step_seconds(self) -> float:
@@ -117,7 +119,38 @@ def _execute(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, tags:
         for event in result.all_events
         if event.is_step_success
     ]
-    return RunReport(job, result.run_id, seconds, steps)
+    metadata = {
+        "/".join(event.asset_key.path): {
+            key: value.value for key, value in event.step_materialization_data.materialization.metadata.items()
+        }
+        for event in result.all_events
+        if event.is_step_materialization and event.partition is None
+    }
+    return RunReport(job, result.run_id, seconds, steps, metadata)
+
+
+def reference_lines(metadata: dict[str, dict[str, object]]) -> list[str]:
+    """Where this run's exchange rates and countries came from, and what an API could not serve."""
+    lines = []
+    for table, name, variable in (
+        ("bronze/fx_rates", "FX rates", "RETAIL_FX_API_URL"),
+        ("bronze/countries", "countries", "RETAIL_COUNTRIES_API_URL"),
+    ):
+        meta = metadata.get(table, {})
+        if not meta.get("api_configured"):
+            lines.append(f"      {name}: offline bundle (set {variable} to use an API)")
+            continue
+        sent = meta.get("api_requests_sent", 0)
+        line = f"      {name}: API, {sent} request(s) sent, {meta.get('api_payloads_valid', 0)} valid payload(s)"
+        if meta.get("fallback_to_bundle"):
+            line += f"; {meta.get('api_failures')} failed, the offline bundle stands in:"
+            lines += [line, *(f"        {reason.lstrip('- ')}" for reason in str(meta.get("fallback_reasons", "")).splitlines())]
+        else:
+            lines.append(line + ("" if sent else " (nothing missing)"))
+    days = {k.removeprefix("days_from_"): v for k, v in metadata.get("silver/fx_daily", {}).items() if k.startswith("days_from_")}
+    if days:
+        lines.append("      silver/fx_daily days by source: " + ", ".join(f"{k} {v:,}" for k, v in sorted(days.items())))
+    return lines
 
 
 def instance_for_cli() -> dg.DagsterInstance:
@@ -153,6 +186,8 @@ def run_pipeline(
     say("      files: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("active", "duplicate", "missing", "rejected")))
     for path, reason in manifest.filter(pl.col("status") == "rejected").select("path", "reason").iter_rows():
         say(f"      rejected {path}: {reason}")
+    for line in reference_lines(runs[0].metadata):
+        say(line)
 
     dates = dates_to_run(manifest, _bronze_files(house), *partition_bounds())
     if not dates:
