@@ -21,26 +21,47 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
+def _materialise(args: argparse.Namespace, work) -> int:
+    """Shared by ``run`` and ``backfill``: check the landing zone, call ``work(landing, instance)``, print the
+    summary, and turn the errors a user can act on into one line and an exit code."""
     from retail_pipeline.apis import ApiConfigError
 
     try:
-        from retail_pipeline.runner import RunFailed, instance_for_cli, run_pipeline, summary
-    except ApiConfigError as exc:  # the definitions read the API settings when they load
+        from retail_pipeline.runner import RunFailed, instance_for_cli, summary
+    except (ApiConfigError, ValueError) as exc:  # the definitions read their settings when they load
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
     landing = args.landing or os.environ.get("RETAIL_LANDING_DIR", "data/landing")
     if not Path(landing).is_dir():
         print(f"error: landing zone {landing} is not a directory (set --landing or RETAIL_LANDING_DIR)", file=sys.stderr)
         return 2
     try:
-        report = run_pipeline(landing, args.lakehouse, instance_for_cli())
+        report = work(landing, instance_for_cli())
     except RunFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(summary(report))
     return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    def work(landing, instance):
+        from retail_pipeline.runner import run_pipeline
+
+        return run_pipeline(landing, args.lakehouse, instance)
+
+    return _materialise(args, work)
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    def work(landing, instance):
+        from retail_pipeline.automation import max_partitions_per_run
+        from retail_pipeline.runner import backfill
+
+        chunk = args.chunk if args.chunk is not None else max_partitions_per_run()
+        return backfill(landing, args.lakehouse, instance, args.first, args.last, chunk)
+
+    return _materialise(args, work)
 
 
 def _quarantine(args: argparse.Namespace) -> int:
@@ -82,6 +103,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--landing", help="landing zone (default $RETAIL_LANDING_DIR or data/landing)")
     run.add_argument("--lakehouse", help="lakehouse root (default $RETAIL_LAKEHOUSE_URI or data/lakehouse)")
     run.set_defaults(handler=_run)
+
+    backfill = commands.add_parser(
+        "backfill", help="rebuild a range of business dates in chunks of single-run ranges (bounded memory)"
+    )
+    backfill.add_argument("--from", dest="first", type=_date, required=True, help="first business date")
+    backfill.add_argument("--to", dest="last", type=_date, required=True, help="last business date, inclusive")
+    backfill.add_argument(
+        "--chunk", type=int, default=None,
+        help="most partitions per run (default $RETAIL_MAX_PARTITIONS_PER_RUN or 366)",
+    )
+    backfill.add_argument("--landing", help="landing zone (default $RETAIL_LANDING_DIR or data/landing)")
+    backfill.add_argument("--lakehouse", help="lakehouse root (default $RETAIL_LAKEHOUSE_URI or data/lakehouse)")
+    backfill.set_defaults(handler=_backfill)
 
     quarantine = commands.add_parser("quarantine", help="summarise quarantined rows by reason, with examples")
     quarantine.add_argument("--date", type=_date, help="one business date (default: all)")

@@ -3,28 +3,58 @@
 import dagster as dg
 
 from retail_pipeline.assets import bronze, gold, silver
+from retail_pipeline.automation import (
+    INCREMENTAL_JOB,
+    NIGHTLY_JOB,
+    history_marts_sensor,
+    landing_sensor,
+    nightly_schedule,
+)
 from retail_pipeline.checks import CHECKS
 from retail_pipeline.resources import build_resources
 
 LANDING_JOB = "landing_job"
 DAILY_JOB = "daily_job"
+PARTITIONS_JOB = "partitions_job"
+HISTORY_JOB = "history_job"
 
-REFERENCE_AND_LANDING = dg.AssetSelection.assets(
-    bronze.landed_files, bronze.fx_rates, bronze.countries, silver.fx_daily, silver.dim_country
-)
+LANDING = dg.AssetSelection.assets(bronze.landed_files)
+REFERENCE = dg.AssetSelection.assets(bronze.fx_rates, bronze.countries, silver.fx_daily, silver.dim_country)
 DAILY = dg.AssetSelection.assets(
     bronze.transactions, silver.silver_transactions, gold.daily_sales, gold.dq_scorecard
 )
+HISTORY = dg.AssetSelection.assets(gold.monthly_kpis)
 
 landing_job = dg.define_asset_job(
     LANDING_JOB,
-    selection=REFERENCE_AND_LANDING,
+    selection=LANDING | REFERENCE,
     description="Land the files of the landing zone (the manifest) and refresh the reference data.",
 )
 daily_job = dg.define_asset_job(
     DAILY_JOB,
-    selection=DAILY | dg.AssetSelection.assets(gold.monthly_kpis),
-    description="Bronze, silver and gold for a business date or a range of them, then the monthly KPIs.",
+    selection=DAILY | HISTORY,
+    description="Bronze, silver and gold for a business date or a range of them, then the whole-history marts.",
+)
+partitions_job = dg.define_asset_job(
+    PARTITIONS_JOB,
+    selection=DAILY,
+    description="Bronze, silver and daily gold for a business date or a range (one chunk of a backfill).",
+)
+incremental_job = dg.define_asset_job(
+    INCREMENTAL_JOB,
+    selection=REFERENCE | DAILY,
+    description="Reference data, then bronze, silver and daily gold for a range of business dates (what the "
+    "landing sensor requests after it has landed files; the whole-history marts follow by automation).",
+)
+nightly_job = dg.define_asset_job(
+    NIGHTLY_JOB,
+    selection=LANDING | REFERENCE | DAILY,
+    description="Land, refresh reference data and materialise one business date (the nightly schedule's job).",
+)
+history_job = dg.define_asset_job(
+    HISTORY_JOB,
+    selection=HISTORY,
+    description="The whole-history marts, from the daily tables as they stand.",
 )
 
 
@@ -33,7 +63,9 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_modules([bronze, silver, gold]),
         asset_checks=CHECKS,
-        jobs=[landing_job, daily_job],
+        jobs=[landing_job, daily_job, partitions_job, incremental_job, nightly_job, history_job],
+        sensors=[landing_sensor, history_marts_sensor],
+        schedules=[nightly_schedule],
         resources=resources or build_resources(),
     )
 

@@ -14,13 +14,12 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from retail_pipeline.definitions import DAILY_JOB, LANDING_JOB, build_definitions
+from retail_pipeline.automation import RANGE_END_TAG, RANGE_START_TAG, bronze_files
+from retail_pipeline.definitions import DAILY_JOB, HISTORY_JOB, LANDING_JOB, PARTITIONS_JOB, build_definitions
 from retail_pipeline.lakehouse import Lakehouse, Window
 from retail_pipeline.partitions import partition_bounds
 from retail_pipeline.resources import build_resources
 
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 # Dagster's console lines (events, and stack traces on failure) would bury the progress: the runner prints
 # what failed itself, and the full log stays in the run's page in the UI.
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -81,13 +80,6 @@ def dates_to_run(manifest: pl.DataFrame, bronze_files: pl.DataFrame, start: date
         .select(pl.col("_partition_date").alias("d"))
     )
     return pl.concat([current, stale])["d"].unique().sort().to_list()
-
-
-def _bronze_files(lakehouse: Lakehouse) -> pl.DataFrame:
-    schema = {"_source_file": pl.String, "_file_sha256": pl.String, "_partition_date": pl.Date}
-    if not lakehouse.exists("bronze/transactions"):
-        return pl.DataFrame(schema=schema)
-    return lakehouse.scan("bronze/transactions").select(*schema).unique().collect()
 
 
 def _root_cause(error) -> str:
@@ -189,7 +181,7 @@ def run_pipeline(
     for line in reference_lines(runs[0].metadata):
         say(line)
 
-    dates = dates_to_run(manifest, _bronze_files(house), *partition_bounds())
+    dates = dates_to_run(manifest, bronze_files(house), *partition_bounds())
     if not dates:
         say("[2/2] no business date has data: nothing to materialise. Put CSV exports in the landing zone.")
         return PipelineReport(runs, None, house)
@@ -199,6 +191,50 @@ def run_pipeline(
     tags = {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
     runs.append(_execute(defs, DAILY_JOB, instance, tags))
     return PipelineReport(runs, (first, last), house)
+
+
+def chunks(first: date, last: date, size: int) -> list[tuple[date, date]]:
+    """[first, last] cut into inclusive ranges of at most ``size`` days."""
+    if size < 1:
+        raise ValueError("the chunk size must be at least 1 partition")
+    out = []
+    while first <= last:
+        end = min(last, first + timedelta(days=size - 1))
+        out.append((first, end))
+        first = end + timedelta(days=1)
+    return out
+
+
+def backfill(
+    landing: str | None,
+    lakehouse: str | None,
+    instance: dg.DagsterInstance,
+    first: date,
+    last: date,
+    chunk: int,
+    say=print,
+) -> PipelineReport:
+    """Land, then rebuild the daily partitions ``first``..``last`` in single-run chunks of at most ``chunk``
+    partitions (memory follows the chunk, not the range), then the whole-history marts once."""
+    start, end = partition_bounds()
+    if first > last:
+        raise ValueError(f"--from {first} is after --to {last}")
+    if first < start or last >= end:
+        raise ValueError(f"the partitions run from {start} to {end - timedelta(days=1)}; {first}..{last} is outside")
+    os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "1")
+    resources = build_resources(landing, lakehouse)
+    defs = build_definitions(resources)
+    pieces = chunks(first, last, chunk)
+    say(f"[1/3] landing files from {resources['landing'].root} and refreshing reference data ...")
+    runs = [_execute(defs, LANDING_JOB, instance)]
+    for line in reference_lines(runs[0].metadata):
+        say(line)
+    for i, (a, b) in enumerate(pieces, start=1):
+        say(f"[2/3] chunk {i}/{len(pieces)}: {a} .. {b} ({(b - a).days + 1} daily partitions, one run) ...")
+        runs.append(_execute(defs, PARTITIONS_JOB, instance, {RANGE_START_TAG: a.isoformat(), RANGE_END_TAG: b.isoformat()}))
+    say("[3/3] whole-history marts ...")
+    runs.append(_execute(defs, HISTORY_JOB, instance))
+    return PipelineReport(runs, (first, last), resources["lakehouse"])
 
 
 def summary(report: PipelineReport) -> str:

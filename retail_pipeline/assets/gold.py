@@ -4,6 +4,7 @@
 import dagster as dg
 import polars as pl
 
+from retail_pipeline.automation import HISTORY_MART_CONDITION
 from retail_pipeline.io_manager import PARTITION_COLUMN
 from retail_pipeline.partitions import daily_partitions, window_dates
 from retail_pipeline.transforms import gold
@@ -28,6 +29,7 @@ def daily_sales(silver: pl.LazyFrame) -> pl.LazyFrame:
 @dg.asset(
     key=["gold", "monthly_kpis"],
     ins={"silver": dg.AssetIn(key=["silver", "transactions"])},
+    automation_condition=HISTORY_MART_CONDITION,
     group_name="gold",
     kinds={"delta", "polars"},
 )
