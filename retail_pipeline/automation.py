@@ -176,6 +176,7 @@ def evaluate_landing(
     previous = upgrade_manifest(lakehouse.read(MANIFEST)) if lakehouse.exists(MANIFEST) else empty(LANDED_FILES)
     settled = settled_listing(listing, cursor.seen, previous)
     waiting = sorted(p for p, stat in seen.items() if cursor.seen.get(p) != stat)
+    first_seen = sum(1 for p in waiting if p not in cursor.seen)
     start, end = partition_bounds()
     probes = landing.probe(files_to_probe(settled, previous))
     manifest = resolve_manifest(settled, previous, probes, now or datetime.now(timezone.utc), start, end)
@@ -213,10 +214,15 @@ def evaluate_landing(
     # The listing counts as landed only once nothing waits: a waiting file must be looked at again.
     landed = listing_digest(seen) if not waiting else cursor.landed
     new_cursor = LandingCursor(seen=seen, landed=landed).dump()
+    # A file is landed on the tick after it was first seen, if it has not changed in between.
+    pending = (
+        f"{first_seen} file(s) seen for the first time, {len(waiting) - first_seen} still changing: "
+        "landed at the next tick if unchanged"
+    )
     if waiting:
-        log.info(f"waiting for {len(waiting)} file(s) to stop changing: {', '.join(waiting[:5])}")
+        log.info(f"{pending} ({', '.join(waiting[:5])}{', ...' if len(waiting) > 5 else ''})")
     if not requests:
-        reason = f"no business date to rebuild ({len(waiting)} file(s) still changing)" if waiting else "no business date to rebuild"
+        reason = f"no business date to rebuild yet ({pending})" if waiting else "no business date to rebuild"
         return dg.SensorResult(skip_reason=reason, cursor=new_cursor, asset_events=events)
     return dg.SensorResult(run_requests=requests, cursor=new_cursor, asset_events=events)
 

@@ -70,7 +70,7 @@ def sensor(landing, lakehouse_root) -> Sensor:
 def test_a_new_file_waits_one_tick_then_lands_and_runs_its_day_only(sensor, landing):
     write_days(landing, {"2010-12-01": DAYS["2010-12-01"]})
     first = sensor.tick()
-    assert not first.run_requests and "still changing" in first.skip_reason.skip_message
+    assert not first.run_requests and "1 file(s) seen for the first time, 0 still changing" in first.skip_reason.skip_message
     assert not (sensor.lake / "bronze" / "landed_files").exists()  # nothing landed on first sight
 
     second = sensor.tick()
@@ -92,7 +92,7 @@ def test_a_half_written_file_waits_and_temporary_names_never_land(sensor, landin
     with path.open("a") as f:  # the shop's export is still being written
         f.write(line(date(2010, 12, 1), 536003) + "\n")
     growing = sensor.tick()
-    assert not growing.run_requests and "1 file(s) still changing" in growing.skip_reason.skip_message
+    assert not growing.run_requests and "0 file(s) seen for the first time, 1 still changing" in growing.skip_reason.skip_message
     settled = sensor.tick()
     assert sensor.ranges(settled) == [("2010-12-01", "2010-12-01")]
     manifest = sensor.manifest()
