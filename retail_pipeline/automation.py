@@ -119,7 +119,9 @@ def stale_dates(manifest: pl.DataFrame, bronze_files: pl.DataFrame, start: date,
         .filter(pl.col("_partition_date").is_between(start, end, closed="left"))
     )
     missing = manifest.lazy().filter(pl.col("status") == "missing").select(pl.col("path").alias("_source_file"))
-    actual = bronze_files.lazy().join(missing, on="_source_file", how="anti")
+    actual = bronze_files.lazy().select("_source_file", "_file_sha256", "_partition_date").join(
+        missing, on="_source_file", how="anti"
+    )
     keys = ["_source_file", "_file_sha256", "_partition_date"]
     differ = pl.concat([expected.join(actual, on=keys, how="anti"), actual.join(expected, on=keys, how="anti")])
     return differ.select("_partition_date").unique().sort("_partition_date").collect().to_series().to_list()
@@ -138,11 +140,16 @@ def group_ranges(dates: list[date], max_gap_days: int = MAX_GAP_DAYS, max_len: i
 
 
 def bronze_files(lakehouse: Lakehouse) -> pl.DataFrame:
-    """(file, sha256, business date) of the rows bronze holds."""
-    schema = {"_source_file": pl.String, "_file_sha256": pl.String, "_partition_date": pl.Date}
+    """(file, sha256, business date, rows) of what bronze holds."""
+    keys = {"_source_file": pl.String, "_file_sha256": pl.String, "_partition_date": pl.Date}
     if not lakehouse.exists("bronze/transactions"):
-        return pl.DataFrame(schema=schema)
-    return lakehouse.scan("bronze/transactions").select(*schema).unique().collect()
+        return pl.DataFrame(schema={**keys, "rows": pl.Int64})
+    return (
+        lakehouse.scan("bronze/transactions")
+        .group_by(*keys)
+        .agg(pl.len().cast(pl.Int64).alias("rows"))
+        .collect()
+    )
 
 
 def range_run_key(first: date, last: date, manifest: pl.DataFrame) -> str:

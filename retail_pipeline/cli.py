@@ -48,7 +48,7 @@ def _run(args: argparse.Namespace) -> int:
     def work(landing, instance):
         from retail_pipeline.runner import run_pipeline
 
-        return run_pipeline(landing, args.lakehouse, instance)
+        return run_pipeline(landing, args.lakehouse, instance, full=args.full)
 
     return _materialise(args, work)
 
@@ -99,9 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--end", type=_date, default=DEFAULT_END, help=f"last business date, inclusive (default {DEFAULT_END})")
     gen.set_defaults(handler=_generate)
 
-    run = commands.add_parser("run", help="land the landing zone and materialise the whole graph")
+    run = commands.add_parser("run", help="land the landing zone and materialise what changed")
     run.add_argument("--landing", help="landing zone (default $RETAIL_LANDING_DIR or data/landing)")
     run.add_argument("--lakehouse", help="lakehouse root (default $RETAIL_LAKEHOUSE_URI or data/lakehouse)")
+    run.add_argument(
+        "--full", action="store_true", help="rebuild every business date with data, not only the ones that changed"
+    )
     run.set_defaults(handler=_run)
 
     backfill = commands.add_parser(

@@ -149,10 +149,12 @@ class Lakehouse(dg.ConfigurableResource):
         return WriteResult(uri, DeltaTable(uri).version(), frame.height)
 
     def schema_version(self, table: str) -> str | None:
-        """The schema version recorded by the last write of ``table`` (None before versions were recorded)."""
+        """The schema version recorded by the last write of ``table``: None if that write recorded none (a
+        release before versions were recorded, or another writer). Maintenance commits are not writes."""
         for commit in DeltaTable(self.uri(table)).history(50):
-            if VERSION_KEY in commit:
-                return str(commit[VERSION_KEY])
+            if str(commit.get("operation", "")).startswith(("OPTIMIZE", "VACUUM")):
+                continue
+            return str(commit[VERSION_KEY]) if VERSION_KEY in commit else None
         return None
 
     def _check_version(self, table: str, uri: str) -> None:

@@ -1,8 +1,10 @@
-"""``retail-pipeline run``: land what is in the landing zone, then materialise the whole graph for every
-business date that has data, through Dagster (the same definitions the UI loads), in two runs.
+"""``retail-pipeline run`` and ``retail-pipeline backfill``: land what is in the landing zone, then materialise
+through Dagster (the same definitions the UI loads).
 
-Run 1 (``landing_job``) writes the manifest and the reference data; what it found decides run 2
-(``daily_job``), one single-run range over every date with data, which rebuilds bronze, silver and gold.
+``run``: ``landing_job`` writes the manifest and the reference data; what it found decides which business
+dates to rebuild: the ones whose files changed, or every date with data with ``--full``. They run as
+single-run ranges (``partitions_job``) of at most ``RETAIL_MAX_PARTITIONS_PER_RUN`` days, then the
+whole-history marts once (``history_job``). ``backfill``: the same for a given range, in chunks.
 """
 
 import os
@@ -14,14 +16,30 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from retail_pipeline.automation import RANGE_END_TAG, RANGE_START_TAG, bronze_files
-from retail_pipeline.definitions import DAILY_JOB, HISTORY_JOB, LANDING_JOB, PARTITIONS_JOB, build_definitions
-from retail_pipeline.lakehouse import Lakehouse, Window
+from retail_pipeline.automation import (
+    MAX_GAP_DAYS,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    bronze_files,
+    group_ranges,
+    max_partitions_per_run,
+    stale_dates,
+)
+from retail_pipeline.definitions import HISTORY_JOB, LANDING_JOB, PARTITIONS_JOB, build_definitions
+from retail_pipeline.lakehouse import SCHEMA_VERSION, Lakehouse, Window
 from retail_pipeline.partitions import partition_bounds
 from retail_pipeline.resources import build_resources
 
 # Dagster's console lines (events, and stack traces on failure) would bury the progress: the runner prints
 # what failed itself, and the full log stays in the run's page in the UI.
+DAILY_TABLES = (
+    "bronze/transactions",
+    "silver/transactions",
+    "silver/quarantine",
+    "silver/partition_stats",
+    "gold/daily_sales",
+    "gold/dq_scorecard",
+)
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
@@ -56,30 +74,40 @@ class PipelineReport:
     lakehouse: Lakehouse
 
 
-def dates_to_run(manifest: pl.DataFrame, bronze_files: pl.DataFrame, start: date, end: date) -> list[date]:
-    """Business dates whose bronze partition must be (re)built.
+def dates_to_run(
+    manifest: pl.DataFrame, bronze: pl.DataFrame, finished: pl.DataFrame, start: date, end: date, full: bool = False
+) -> list[date]:
+    """Business dates whose partitions must be (re)built.
 
-    Every placeable date (in ``[start, end)``) of an active file, plus the dates where bronze still holds rows
-    of an older version of a file that is still in the landing zone (a changed file replaces its old rows in
-    every date it touched). Dates held only by files now missing do not call for a rebuild by themselves.
+    Incremental (the default): the dates where bronze does not hold exactly the active files' versions (new,
+    changed, late files; see ``automation.stale_dates``), plus the dates bronze holds whose silver figures
+    (``silver/partition_stats``: ``finished`` has ``business_date`` and ``bronze_rows``) are missing or
+    count other rows, so a run that died between layers is completed. ``full``: also every placeable date of
+    an active file, and every date bronze still holds for files present in the landing zone.
     """
-    active = manifest.filter(pl.col("status") == "active")
-    current = (
-        active.select(pl.col("business_dates").explode().alias("d"))
-        .drop_nulls()
-        .filter((pl.col("d") >= start) & (pl.col("d") < end))
+    dates = set(stale_dates(manifest, bronze, start, end))
+    counts = bronze.group_by("_partition_date").agg(pl.col("rows").sum().alias("bronze_rows"))
+    unfinished = counts.join(
+        finished.select(pl.col("business_date").alias("_partition_date"), "bronze_rows"),
+        on=["_partition_date", "bronze_rows"],
+        how="anti",
     )
-    present = manifest.filter(pl.col("status") != "missing").select(pl.col("path").alias("_source_file"))
-    stale = (
-        bronze_files.join(present, on="_source_file", how="semi")
-        .join(
-            active.select(pl.col("path").alias("_source_file"), pl.col("sha256").alias("_file_sha256")),
-            on=["_source_file", "_file_sha256"],
-            how="anti",
-        )
-        .select(pl.col("_partition_date").alias("d"))
-    )
-    return pl.concat([current, stale])["d"].unique().sort().to_list()
+    dates |= set(unfinished["_partition_date"].to_list())
+    if full:
+        active = manifest.filter(pl.col("status") == "active")
+        dates |= {
+            d for d in active.select(pl.col("business_dates").explode()).drop_nulls().to_series().to_list()
+            if start <= d < end
+        }
+        present = manifest.filter(pl.col("status") != "missing")["path"]
+        dates |= set(bronze.filter(pl.col("_source_file").is_in(present.implode()))["_partition_date"].to_list())
+    return sorted(dates)
+
+
+def _finished(lakehouse: Lakehouse) -> pl.DataFrame:
+    if not lakehouse.exists("silver/partition_stats"):
+        return pl.DataFrame(schema={"business_date": pl.Date, "bronze_rows": pl.Int64})
+    return lakehouse.read("silver/partition_stats").select("business_date", pl.col("bronze_rows").cast(pl.Int64))
 
 
 def _root_cause(error) -> str:
@@ -161,8 +189,11 @@ def run_pipeline(
     lakehouse: str | None,
     instance: dg.DagsterInstance,
     say=print,
+    full: bool = False,
 ) -> PipelineReport:
-    """Land, then materialise everything with data. ``say`` receives progress lines."""
+    """Land, then materialise the business dates that changed (every date with data when ``full``), in
+    ranges of at most ``RETAIL_MAX_PARTITIONS_PER_RUN`` days, then the whole-history marts. ``say``
+    receives progress lines."""
     # A range run otherwise writes one "planned" event per partition per asset before it starts (16 s of a
     # 46 s run over 374 days, measured). The price: if the run fails, its partitions are not marked failed in
     # the UI; this command reports the failure itself. Set the variable to 0 to get per-partition events.
@@ -171,7 +202,7 @@ def run_pipeline(
     house: Lakehouse = resources["lakehouse"]
     defs = build_definitions(resources)
 
-    say(f"[1/2] landing files from {resources['landing'].root} and refreshing reference data ...")
+    say(f"[1/3] landing files from {resources['landing'].root} and refreshing reference data ...")
     runs = [_execute(defs, LANDING_JOB, instance)]
     manifest = house.read("bronze/landed_files")
     counts = dict(manifest.group_by("status").len().iter_rows())
@@ -181,16 +212,24 @@ def run_pipeline(
     for line in reference_lines(runs[0].metadata):
         say(line)
 
-    dates = dates_to_run(manifest, bronze_files(house), *partition_bounds())
+    outdated = [t for t in DAILY_TABLES if house.exists(t) and house.schema_version(t) != SCHEMA_VERSION]
+    if outdated and not full:
+        # A release that evolved the tables: rebuild every date so that old rows get the new columns filled.
+        say(f"      {', '.join(outdated)} written by another release: rebuilding every date with data")
+        full = True
+    dates = dates_to_run(manifest, bronze_files(house), _finished(house), *partition_bounds(), full=full)
     if not dates:
-        say("[2/2] no business date has data: nothing to materialise. Put CSV exports in the landing zone.")
+        say("[2/3] every business date is up to date: nothing to materialise (`--full` rebuilds them all).")
         return PipelineReport(runs, None, house)
-    first, last = dates[0], dates[-1]
-    days = (last - first).days + 1
-    say(f"[2/2] bronze -> silver -> gold for {first} .. {last} ({days} daily partitions, one run) ...")
-    tags = {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
-    runs.append(_execute(defs, DAILY_JOB, instance, tags))
-    return PipelineReport(runs, (first, last), house)
+    ranges = group_ranges(dates, MAX_GAP_DAYS, max_partitions_per_run())
+    for first, last in ranges:
+        days = (last - first).days + 1
+        say(f"[2/3] bronze -> silver -> gold for {first} .. {last} ({days} daily partitions, one run) ...")
+        tags = {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
+        runs.append(_execute(defs, PARTITIONS_JOB, instance, tags))
+    say("[3/3] whole-history marts ...")
+    runs.append(_execute(defs, HISTORY_JOB, instance))
+    return PipelineReport(runs, (ranges[0][0], ranges[-1][1]), house)
 
 
 def chunks(first: date, last: date, size: int) -> list[tuple[date, date]]:

@@ -22,6 +22,7 @@ from retail_pipeline.definitions import build_definitions
 from retail_pipeline.lakehouse import Lakehouse
 from retail_pipeline.landing import LandingZone
 from retail_pipeline.resources import build_resources
+from retail_pipeline.schemas import PER_RUN_COLUMNS
 from retail_pipeline.runner import RANGE_END_TAG, RANGE_START_TAG, backfill, chunks, run_pipeline
 from retail_pipeline_tests.conftest import write_csv
 from retail_pipeline_tests.test_pipeline import DAYS, assert_same_tables, snapshot, write_days
@@ -255,3 +256,33 @@ def test_a_chunked_backfill_equals_one_range_run(tmp_path):
     assert_same_tables(snapshot(Lakehouse(root=str(tmp_path / "chunked"))), snapshot(Lakehouse(root=str(tmp_path / "one_run"))))
     with pytest.raises(ValueError, match="is after"):
         backfill(str(landing), str(tmp_path / "x"), instance, date(2010, 12, 6), date(2010, 12, 1), 2)
+
+
+def test_run_rebuilds_only_what_changed_and_completes_unfinished_dates(landing, lakehouse_root):
+    from retail_pipeline.lakehouse import Window
+
+    write_days(landing)
+    instance = dg.DagsterInstance.ephemeral()
+
+    def run(**kwargs) -> list[str]:
+        lines: list[str] = []
+        run_pipeline(str(landing), str(lakehouse_root), instance, say=lines.append, **kwargs)
+        return [l for l in lines if l.startswith("[2/3]")]
+
+    assert run() == ["[2/3] bronze -> silver -> gold for 2010-12-01 .. 2010-12-03 (3 daily partitions, one run) ..."]
+    assert run() == ["[2/3] every business date is up to date: nothing to materialise (`--full` rebuilds them all)."]
+
+    write_csv(landing / "monday.csv", [line(date(2010, 12, 6), 536700)])
+    assert run() == ["[2/3] bronze -> silver -> gold for 2010-12-06 .. 2010-12-06 (1 daily partitions, one run) ..."]
+
+    # A run that died after bronze: silver's figures for 12-02 are missing, so the next run completes that day.
+    house = Lakehouse(root=str(lakehouse_root))
+    stats = house.read("silver/partition_stats")
+    house.write("silver/partition_stats", stats.head(0), "business_date", Window(date(2010, 12, 2), date(2010, 12, 3)))
+    assert run() == ["[2/3] bronze -> silver -> gold for 2010-12-02 .. 2010-12-02 (1 daily partitions, one run) ..."]
+    per_run = [c for c in PER_RUN_COLUMNS if c in stats.columns]
+    assert house.read("silver/partition_stats").drop(per_run).sort("business_date").equals(
+        stats.drop(per_run).sort("business_date")
+    )
+
+    assert run(full=True) == ["[2/3] bronze -> silver -> gold for 2010-12-01 .. 2010-12-06 (6 daily partitions, one run) ..."]
