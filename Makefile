@@ -12,7 +12,7 @@ export DAGSTER_HOME := $(CURDIR)
 export DAGSTER_DATA_DIR := $(CURDIR)/data/dagster
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: demo test dev install clean-data lock
+.PHONY: demo test dev install clean-data lock bench
 
 $(BIN)/.installed: pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required" or 0)'
@@ -45,3 +45,8 @@ lock:
 
 clean-data:
 	rm -rf data/landing data/lakehouse data/dagster
+
+# `make bench` (1M and 10M rows, takes minutes); `make bench BENCH_ARGS="--rows 1000000"` for one size.
+BENCH_ARGS ?=
+bench: install
+	$(BIN)/python -m retail_pipeline_tests.bench $(BENCH_ARGS)

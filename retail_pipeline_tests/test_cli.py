@@ -1,6 +1,7 @@
 """The command line as a user runs it: a real process, a temporary Dagster instance, real files."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def cli(*args: str, home: Path, cwd: Path) -> subprocess.CompletedProcess:
+    # The repo's dagster.yaml (its event log storage included), with its data in this test's directory.
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(home), "DAGSTER_DATA_DIR": str(home)}
     env.pop("RETAIL_LANDING_DIR", None)
     env.pop("RETAIL_LAKEHOUSE_URI", None)

@@ -3,6 +3,7 @@ test server on 127.0.0.1 (API served, API down, API key kept secret, `retail-pip
 stopped mid-run)."""
 
 import os
+import shutil
 import subprocess
 import sys
 from datetime import date, datetime, timedelta, timezone
@@ -267,10 +268,12 @@ def test_the_api_key_is_sent_and_stored_nowhere(landing, tmp_path, api_env, monk
     assert logged and not any(secret in line for line in logged)
 
 
-def test_cli_run_with_the_server_stopped_mid_run(tmp_path):
+def test_cli_run_with_the_server_stopped_mid_run(tmp_path, monkeypatch):
     """`retail-pipeline run` against the test server, which goes down after its first answers."""
     home = tmp_path / "home"
     home.mkdir()
+    # The repo's dagster.yaml: the run writes through its event log storage, this test reads it back.
+    shutil.copy(Path(__file__).resolve().parents[1] / "dagster.yaml", home / "dagster.yaml")
     landing = tmp_path / "landing"
     for day in (date(2011, 1, 3) + timedelta(days=i) for i in range(0, 80, 7)):
         write_csv(landing / f"day_{day}.csv", [f"5400{day.day:02d},21777,RECIPE BOX,1,{day.month}/{day.day}/{day.year} 10:00,7.95,,France"])
@@ -298,6 +301,7 @@ def test_cli_run_with_the_server_stopped_mid_run(tmp_path):
     assert by_source.get("api", 0) > 0 and by_source.get("bundle", 0) > 0
     assert daily.height == (date(2011, 3, 21) - date(2010, 12, 27)).days + 1
 
+    monkeypatch.setenv("DAGSTER_DATA_DIR", str(home))
     instance = dg.DagsterInstance.from_config(str(home))
     event = instance.get_latest_materialization_event(dg.AssetKey(["bronze", "fx_rates"]))
     assert event.asset_materialization.metadata["fallback_to_bundle"].value is True

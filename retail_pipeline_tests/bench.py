@@ -1,0 +1,173 @@
+"""``make bench``: how fast the pipeline is, measured, not asserted (pytest does not collect this file).
+
+For each size N it generates N synthetic rows (one file per business day, 2010-12-01 .. 2011-12-09), then
+measures, each stage in its own process (wall seconds from the clock, peak RSS from ``wait4``):
+
+1. ``retail-pipeline run`` from an empty lakehouse through Dagster, with the per-step split;
+2. a one-day incremental ``retail-pipeline run`` after one new day file lands (the partitioned part and the
+   whole-history marts reported apart);
+3. the floor: the same transforms and Delta writes with no Dagster (``bench_floor.py``, polars + deltalake),
+   and the ratio of (1) to it.
+
+Then one landing-sensor tick over 1,000 files with nothing new. Usage::
+
+    python -m retail_pipeline_tests.bench [--rows 1000000 --rows 10000000] [--chunk 31] [--keep DIR]
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+STEP = re.compile(r"^ {4}(\S+)\s+([\d.]+) s$")
+RUN = re.compile(r"^(\w+): ([\d.]+) s \(steps")
+
+
+@dataclass
+class Measured:
+    seconds: float
+    peak_rss_mib: float
+    stdout: str
+
+
+def measure(cmd: list[str], env: dict, workdir: Path) -> Measured:
+    """Run ``cmd`` and return its wall time and its own peak RSS (``wait4``: this child, not the others)."""
+    out_path, err_path = workdir / "stdout.txt", workdir / "stderr.txt"
+    with out_path.open("w") as out, err_path.open("w") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=workdir)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err_path.read_text()[-3000:]}")
+    return Measured(seconds, usage.ru_maxrss / 1024, out_path.read_text())
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "retail_pipeline.cli", *args]
+
+
+def split(stdout: str) -> tuple[dict[str, float], dict[str, float]]:
+    """(seconds per job, seconds per step summed over runs) from the summary ``retail-pipeline run`` prints."""
+    jobs: dict[str, float] = defaultdict(float)
+    steps: dict[str, float] = defaultdict(float)
+    for line in stdout.splitlines():
+        if m := RUN.match(line):
+            jobs[m[1]] += float(m[2])
+        elif m := STEP.match(line):
+            steps[m[1]] += float(m[2])
+    return jobs, steps
+
+
+def sensor_tick_seconds(workdir: Path, files: int = 1000) -> float:
+    """Wall seconds of a landing-sensor tick that finds nothing new among ``files`` landed files."""
+    import dagster as dg
+
+    from retail_pipeline.automation import landing_sensor
+    from retail_pipeline.lakehouse import Lakehouse
+    from retail_pipeline.landing import LandingZone
+
+    landing = workdir / "sensor_landing"
+    landing.mkdir()
+    header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+    for i in range(files):
+        day = 1 + i % 28
+        (landing / f"f{i:04d}.csv").write_text(header + f"{540000 + i},21777,BOX,1,1/{day}/2011 10:00,7.95,,France\n")
+    resources = {"landing": LandingZone(root=str(landing)), "lakehouse": Lakehouse(root=str(workdir / "sensor_lake"))}
+    instance = dg.DagsterInstance.ephemeral()
+    cursor = None
+    for _ in range(2):  # first sight, then landing
+        result = landing_sensor(dg.build_sensor_context(cursor=cursor, instance=instance, resources=resources))
+        cursor = result.cursor
+    started = time.perf_counter()
+    result = landing_sensor(dg.build_sensor_context(cursor=cursor, instance=instance, resources=resources))
+    seconds = time.perf_counter() - started
+    assert result.skip_reason and "nothing new" in result.skip_reason.skip_message, result
+    return seconds
+
+
+def bench_size(rows: int, chunk: int, workdir: Path) -> None:
+    landing, lake, floor_lake, home = (workdir / n for n in ("landing", "lake", "floor_lake", "home"))
+    home.mkdir()
+    # The repo's instance configuration (its event log storage matters: one event per partition per asset).
+    shutil.copy(Path(__file__).resolve().parents[1] / "dagster.yaml", home / "dagster.yaml")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("RETAIL_", "DAGSTER_"))},
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_DATA_DIR": str(home),
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+        "RETAIL_MAX_PARTITIONS_PER_RUN": str(chunk),
+    }
+    print(f"\n== {rows:,} rows (runs of at most {chunk} daily partitions) ==", flush=True)
+    gen = measure(cli("generate", "--out", str(landing), "--rows", str(rows)), env, workdir)
+    print(f"generate                 {gen.seconds:8.1f} s   peak RSS {gen.peak_rss_mib:8.0f} MiB", flush=True)
+
+    full = measure(cli("run", "--landing", str(landing), "--lakehouse", str(lake)), env, workdir)
+    jobs, steps = split(full.stdout)
+    print(
+        f"full run (Dagster)       {full.seconds:8.1f} s   peak RSS {full.peak_rss_mib:8.0f} MiB   "
+        f"{rows / full.seconds:10,.0f} rows/s",
+        flush=True,
+    )
+    for job, seconds in jobs.items():
+        print(f"    job {job:<28} {seconds:8.1f} s")
+    for step, seconds in sorted(steps.items(), key=lambda kv: -kv[1])[:12]:
+        print(f"    step {step:<52} {seconds:8.1f} s")
+
+    floor = measure(
+        [sys.executable, "-m", "retail_pipeline_tests.bench_floor", "--landing", str(landing), "--out", str(floor_lake)],
+        env, workdir,
+    )
+    print(
+        f"floor (no Dagster)       {floor.seconds:8.1f} s   peak RSS {floor.peak_rss_mib:8.0f} MiB   "
+        f"{rows / floor.seconds:10,.0f} rows/s   ratio full/floor {full.seconds / floor.seconds:5.2f}x",
+        flush=True,
+    )
+
+    day_rows = max(1, rows // 321)
+    extra = workdir / "extra"
+    measure(cli("generate", "--out", str(extra), "--rows", str(day_rows), "--start", "2011-12-12", "--end", "2011-12-12",
+                "--seed", "7"), env, workdir)
+    for file in extra.iterdir():
+        shutil.move(str(file), landing / file.name)
+    inc = measure(cli("run", "--landing", str(landing), "--lakehouse", str(lake)), env, workdir)
+    jobs, _ = split(inc.stdout)
+    partitioned = jobs.get("landing_job", 0) + jobs.get("partitions_job", 0)
+    print(
+        f"one new day ({day_rows:,} rows) {inc.seconds:8.1f} s wall (process)   peak RSS {inc.peak_rss_mib:8.0f} MiB   "
+        f"partitioned part {partitioned:5.1f} s (landing {jobs.get('landing_job', 0):.1f} + partitions "
+        f"{jobs.get('partitions_job', 0):.1f}), whole-history marts {jobs.get('history_job', 0):.1f} s",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, action="append", help="sizes to run (default 1,000,000 and 10,000,000)")
+    parser.add_argument("--chunk", type=int, default=31, help="most daily partitions per run (default 31: a month)")
+    parser.add_argument("--keep", help="keep the data under this directory instead of a temporary one")
+    args = parser.parse_args()
+    sizes = args.rows or [1_000_000, 10_000_000]
+    print(f"machine: {os.cpu_count()} CPUs; python {sys.version.split()[0]}")
+    for rows in sizes:
+        base = Path(args.keep) / f"rows_{rows}" if args.keep else Path(tempfile.mkdtemp(prefix=f"bench_{rows}_"))
+        base.mkdir(parents=True, exist_ok=True)
+        try:
+            bench_size(rows, args.chunk, base)
+        finally:
+            if not args.keep:
+                shutil.rmtree(base, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="bench_sensor_") as tmp:
+        print(f"\nlanding sensor tick, 1,000 files, nothing new: {sensor_tick_seconds(Path(tmp)):.3f} s")
+
+
+if __name__ == "__main__":
+    main()
