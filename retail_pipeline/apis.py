@@ -151,6 +151,11 @@ class FetchReport:
     def fell_back(self) -> bool:
         return bool(self.failures)
 
+    def close(self, client: ApiClient) -> None:
+        """Take the client's counts: requests that reached the wire, times the circuit opened."""
+        self.requests_sent = client.requests_sent
+        self.circuit_opened = client.breaker.times_opened
+
 
 class FxApi(HttpApi):
     """A Frankfurter-compatible exchange-rate API (``GET {url}/{start}..{end}?base=EUR&symbols=GBP,USD``)."""
@@ -197,8 +202,7 @@ class FxApi(HttpApi):
                         fetched_at=outcome.fetched_at,
                     )
                 )
-            report.requests_sent = client.requests_sent
-            report.circuit_opened = client.breaker.times_opened
+            report.close(client)
         return report
 
 
@@ -232,6 +236,5 @@ class CountriesApi(HttpApi):
                         fetched_at=outcome.fetched_at,
                     )
                 )
-            report.requests_sent = client.requests_sent
-            report.circuit_opened = client.breaker.times_opened
+            report.close(client)
         return report

@@ -1,8 +1,9 @@
 """The benchmark's floor: the pipeline's work with no Dagster, in one eager pass (polars + deltalake).
 
-It reads every landing file, builds bronze, silver (with quarantine and partition stats), the daily and
-monthly marts and the quality scorecard with the same pure functions the assets call, and writes the same
-Delta tables through the same ``Lakehouse``. What it leaves out is what Dagster adds: runs, events, asset
+It reads every landing file, then, in the same chunks of days as the Dagster runs, builds bronze, silver
+(with quarantine and partition stats), the daily marts and the quality scorecard with the same pure
+functions the assets call, writes the same Delta tables through the same ``Lakehouse``, and ends with the
+monthly marts. What it leaves out is what Dagster adds: runs, events, asset
 checks, the manifest. ``python -m retail_pipeline_tests.bench_floor --landing DIR --out DIR``.
 """
 
@@ -27,38 +28,44 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--landing", required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--chunk", type=int, default=31, help="days per pass, as the Dagster runs (default 31; 0: one pass)")
     args = parser.parse_args()
 
     zone, house = LandingZone(root=args.landing), Lakehouse(root=args.out)
     start, end = partition_bounds()
     now = datetime.now(timezone.utc)
     paths = zone.list_files()["path"].to_list()
-    bronze = conform(
+    bronze_all = conform(
         pl.concat([to_bronze(zone.read(p), start, end, now, "floor") for p in paths]), BRONZE_TRANSACTIONS
     ).collect()
-    first, last = bronze["_partition_date"].min(), bronze["_partition_date"].max()
-    window = Window(first, last + timedelta(days=1))
+    first, last = bronze_all["_partition_date"].min(), bronze_all["_partition_date"].max()
 
     rates, _ = read_bundled_ecb_rates()
     fx_daily = build_fx_daily(rates, end=end)
     dim_country = build_dim_country(read_bundled_countries())
-    result = build_silver(bronze.lazy(), fx_daily.lazy(), dim_country.lazy(), window.start, window.end, start, end, "floor")
-    daily = gold.daily_sales(result.transactions.lazy()).collect()
-    monthly = gold.monthly_kpis(result.transactions.lazy()).collect()
-    card = build_scorecard(
-        bronze.lazy(), result.transactions.lazy(), daily.lazy(), result.partition_stats.lazy(), window.start, window.end
-    )
-
-    house.write("bronze/transactions", bronze, "_partition_date", window)
     house.write("silver/fx_daily", fx_daily)
     house.write("silver/dim_country", dim_country)
-    house.write("silver/transactions", result.transactions, "invoice_date", window)
-    house.write("silver/quarantine", result.quarantine, "_partition_date", window)
-    house.write("silver/partition_stats", result.partition_stats, "business_date", window)
-    house.write("gold/daily_sales", daily, "invoice_date", window)
-    house.write("gold/monthly_kpis", monthly)
-    house.write("gold/dq_scorecard", card, "business_date", window)
-    print(f"{bronze.height:,} bronze rows -> {result.transactions.height:,} silver rows, {window.start}..{last}")
+
+    # The same chunks as the Dagster runs (RETAIL_MAX_PARTITIONS_PER_RUN), so memory is bounded the same way.
+    silver_rows = 0
+    chunk = args.chunk if args.chunk > 0 else (last - first).days + 1
+    for a in (first + timedelta(days=d) for d in range(0, (last - first).days + 1, chunk)):
+        window = Window(a, min(a + timedelta(days=chunk), last + timedelta(days=1)))
+        bronze = bronze_all.filter(window.expr("_partition_date"))
+        result = build_silver(bronze.lazy(), fx_daily.lazy(), dim_country.lazy(), window.start, window.end, start, end, "floor")
+        daily = gold.daily_sales(result.transactions.lazy()).collect()
+        card = build_scorecard(
+            bronze.lazy(), result.transactions.lazy(), daily.lazy(), result.partition_stats.lazy(), window.start, window.end
+        )
+        house.write("bronze/transactions", bronze, "_partition_date", window)
+        house.write("silver/transactions", result.transactions, "invoice_date", window)
+        house.write("silver/quarantine", result.quarantine, "_partition_date", window)
+        house.write("silver/partition_stats", result.partition_stats, "business_date", window)
+        house.write("gold/daily_sales", daily, "invoice_date", window)
+        house.write("gold/dq_scorecard", card, "business_date", window)
+        silver_rows += result.transactions.height
+    house.write("gold/monthly_kpis", gold.monthly_kpis(house.scan("silver/transactions")).collect())
+    print(f"{bronze_all.height:,} bronze rows -> {silver_rows:,} silver rows, {first}..{last}")
 
 
 if __name__ == "__main__":

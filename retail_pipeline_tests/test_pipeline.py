@@ -15,20 +15,13 @@ from retail_pipeline.definitions import build_definitions
 from retail_pipeline.lakehouse import Lakehouse
 from retail_pipeline.landing import LandingZone
 from retail_pipeline.resources import build_resources
-from retail_pipeline.runner import RANGE_END_TAG, RANGE_START_TAG, run_pipeline
+from retail_pipeline.runner import DAILY_TABLES as DAILY_TABLE_NAMES, RANGE_END_TAG, RANGE_START_TAG, run_pipeline
 from retail_pipeline.schemas import PER_RUN_COLUMNS
 from retail_pipeline_tests.conftest import write_csv
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = ["bronze/landed_files", "bronze/fx_rates", "bronze/countries", "silver/fx_daily", "silver/dim_country"]
-DAILY = [
-    "bronze/transactions",
-    "silver/transactions",
-    "silver/quarantine",
-    "silver/partition_stats",
-    "gold/daily_sales",
-    "gold/dq_scorecard",
-]
+DAILY = list(DAILY_TABLE_NAMES)
 DAILY_TABLES = {
     "bronze/transactions": "_partition_date",
     "silver/transactions": "invoice_date",

@@ -119,11 +119,21 @@ def _new_payloads(payloads: list[pl.DataFrame], stored: pl.LazyFrame) -> list[pl
     return fresh
 
 
-def _appended(frames: list[pl.DataFrame], schema: pl.Schema, run_id: str) -> pl.LazyFrame:
-    """The rows to append (possibly none), with this run's id."""
+def _append_new(
+    context: dg.AssetExecutionContext,
+    payloads: list[pl.DataFrame],
+    stored: pl.LazyFrame,
+    schema: pl.Schema,
+    metadata: dict[str, object],
+) -> pl.LazyFrame:
+    """The rows of the payloads not stored yet (possibly none), with this run's id; says what is appended."""
+    fresh = _new_payloads(payloads, stored)
+    metadata["payloads_appended"] = len(fresh)
+    metadata["sources_appended"] = ", ".join(sorted({f["source"].first() for f in fresh})) or "none"
+    context.add_output_metadata(metadata)
     columns = [*schema.names(), "_fetched_at"]
-    rows = pl.concat([f.select(columns) for f in frames]) if frames else _empty_log(schema)
-    return rows.lazy().with_columns(pl.lit(run_id, pl.String).alias("_run_id"))
+    rows = pl.concat([f.select(columns) for f in fresh]) if fresh else _empty_log(schema)
+    return rows.lazy().with_columns(pl.lit(context.run_id, pl.String).alias("_run_id"))
 
 
 def _report_api(context: dg.AssetExecutionContext, api: str, report: FetchReport) -> dict[str, object]:
@@ -187,11 +197,7 @@ def fx_rates(
     else:
         context.log.info("FX API not configured (RETAIL_FX_API_URL): the offline ECB bundle is the source")
 
-    fresh = _new_payloads(payloads, stored)
-    metadata["payloads_appended"] = len(fresh)
-    metadata["sources_appended"] = ", ".join(sorted({f["source"].first() for f in fresh})) or "none"
-    context.add_output_metadata(metadata)
-    return _appended(fresh, FX_RATES, context.run_id)
+    return _append_new(context, payloads, stored, FX_RATES, metadata)
 
 
 @dg.asset(
@@ -228,8 +234,4 @@ def countries(context: dg.AssetExecutionContext, lakehouse: Lakehouse, countries
     else:
         context.log.info("Countries API not configured (RETAIL_COUNTRIES_API_URL): the offline bundle is the source")
 
-    fresh = _new_payloads(payloads, stored)
-    metadata["payloads_appended"] = len(fresh)
-    metadata["sources_appended"] = ", ".join(sorted({f["source"].first() for f in fresh})) or "none"
-    context.add_output_metadata(metadata)
-    return _appended(fresh, COUNTRIES, context.run_id)
+    return _append_new(context, payloads, stored, COUNTRIES, metadata)
