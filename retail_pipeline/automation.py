@@ -189,7 +189,7 @@ def evaluate_landing(
     manifest = resolve_manifest(settled, previous, probes, now or datetime.now(timezone.utc), start, end)
 
     events = []
-    if not manifest.equals(previous):
+    if not manifest.equals(previous.sort("path")):  # Delta does not keep row order; the manifest is by path
         result = lakehouse.write(MANIFEST, manifest)
         counts = dict(manifest.group_by("status").len().iter_rows())
         for path, reason in manifest.filter(pl.col("status") == "rejected").select("path", "reason").iter_rows():

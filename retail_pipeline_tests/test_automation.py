@@ -239,18 +239,16 @@ def test_whole_history_marts_are_requested_once_after_a_multi_partition_run(land
     assert again == 0  # nothing changed since
 
 
-def test_a_chunked_backfill_equals_one_range_run(tmp_path):
+def test_a_day_by_day_backfill_equals_one_range_run(tmp_path):
     landing = tmp_path / "landing"
     days = {"2010-12-01": DAYS["2010-12-01"], "2010-12-02": DAYS["2010-12-02"], "2010-12-03": DAYS["2010-12-03"],
             "2010-12-06": [line(date(2010, 12, 6), 536500, 4)]}
     write_days(landing, days)
     instance = dg.DagsterInstance.ephemeral()
     lines: list[str] = []
-    backfill(str(landing), str(tmp_path / "chunked"), instance, date(2010, 12, 1), date(2010, 12, 6), 2, lines.append)
+    backfill(str(landing), str(tmp_path / "chunked"), instance, date(2010, 12, 1), date(2010, 12, 6), 1, lines.append)
     assert [l for l in lines if l.startswith("[2/3]")] == [
-        "[2/3] chunk 1/3: 2010-12-01 .. 2010-12-02 (2 daily partitions, one run) ...",
-        "[2/3] chunk 2/3: 2010-12-03 .. 2010-12-04 (2 daily partitions, one run) ...",
-        "[2/3] chunk 3/3: 2010-12-05 .. 2010-12-06 (2 daily partitions, one run) ...",
+        f"[2/3] chunk {i}/6: 2010-12-0{i} .. 2010-12-0{i} (1 daily partitions, one run) ..." for i in range(1, 7)
     ]
     run_pipeline(str(landing), str(tmp_path / "one_run"), instance, say=lambda _: None)
     assert_same_tables(snapshot(Lakehouse(root=str(tmp_path / "chunked"))), snapshot(Lakehouse(root=str(tmp_path / "one_run"))))
