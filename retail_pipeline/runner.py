@@ -7,6 +7,7 @@ single-run ranges (``partitions_job``) of at most ``RETAIL_MAX_PARTITIONS_PER_RU
 whole-history marts once (``history_job``). ``backfill``: the same for a given range, in chunks.
 """
 
+import gc
 import os
 import time
 from dataclasses import dataclass, field
@@ -146,7 +147,12 @@ def _execute(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, tags:
         for event in result.all_events
         if event.is_step_materialization and event.partition is None
     }
-    return RunReport(job, result.run_id, seconds, steps, metadata)
+    report = RunReport(job, result.run_id, seconds, steps, metadata)
+    # execute_in_process keeps every step's output (our collected frames) in the result, inside reference
+    # cycles: without a collection here, a CLI that makes 13 runs grew by ~0.4 GiB per run at 10M rows.
+    del result
+    gc.collect()
+    return report
 
 
 def reference_lines(metadata: dict[str, dict[str, object]]) -> list[str]:
