@@ -29,7 +29,7 @@ variable                                            default     meaning
 import os
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Optional
+from typing import ClassVar, Optional, Self
 from urllib.parse import urlsplit
 
 import dagster as dg
@@ -61,6 +61,9 @@ class ApiConfigError(ValueError):
 
 class HttpApi(dg.ConfigurableResource):
     """Where an API is and how hard to try it. ``url`` unset means offline: nothing is requested."""
+
+    ENV_API: ClassVar[str] = ""  # "FX" or "COUNTRIES" in the subclasses
+    EXTRA_ENV: ClassVar[dict[str, str]] = {}  # settings of one API only: field -> end of its variable name
 
     url: Optional[str] = None
     api_key: Optional[str] = None
@@ -102,14 +105,20 @@ class HttpApi(dg.ConfigurableResource):
         )
 
     @classmethod
-    def env_settings(cls, api: str, environ: Optional[dict] = None) -> dict:
-        """The settings of ``api`` ("FX" or "COUNTRIES") found in the environment, typed; the key as a
-        ``dg.EnvVar`` so that its value shows nowhere in Dagster's config."""
+    def from_env(cls, environ: Optional[dict] = None) -> Self:
+        """The resource as the environment configures it (offline when no URL is set)."""
+        return cls(**cls.env_settings(environ))
+
+    @classmethod
+    def env_settings(cls, environ: Optional[dict] = None) -> dict:
+        """The settings of this API (``RETAIL_<ENV_API>_API_*``, else ``RETAIL_API_*``) found in the
+        environment, typed; the key as a ``dg.EnvVar`` so that its value shows nowhere in Dagster's config."""
         environ = os.environ if environ is None else environ
+        api = cls.ENV_API
         settings: dict = {}
-        for name, suffix in {**_ENV_FIELDS, **cls.extra_env_fields()}.items():
+        for name, suffix in {**_ENV_FIELDS, **cls.EXTRA_ENV}.items():
             candidates = [f"RETAIL_{api}_API_{suffix}"]
-            if name not in ("url", "api_key_header") and name not in cls.extra_env_fields():
+            if name not in ("url", "api_key_header") and name not in cls.EXTRA_ENV:
                 candidates.append(f"RETAIL_API_{suffix}")
             variable = next((v for v in candidates if environ.get(v, "").strip()), None)
             if variable is None:
@@ -130,10 +139,6 @@ class HttpApi(dg.ConfigurableResource):
         if environ.get(key_variable, "").strip():
             settings["api_key"] = dg.EnvVar(key_variable)
         return settings
-
-    @classmethod
-    def extra_env_fields(cls) -> dict[str, str]:
-        return {}
 
 
 @dataclass
@@ -160,16 +165,11 @@ class FetchReport:
 class FxApi(HttpApi):
     """A Frankfurter-compatible exchange-rate API (``GET {url}/{start}..{end}?base=EUR&symbols=GBP,USD``)."""
 
+    ENV_API: ClassVar[str] = "FX"
+    EXTRA_ENV: ClassVar[dict[str, str]] = {"days_per_request": "DAYS_PER_REQUEST"}
+
     days_per_request: int = 366
     symbols: str = "GBP,USD"
-
-    @classmethod
-    def extra_env_fields(cls) -> dict[str, str]:
-        return {"days_per_request": "DAYS_PER_REQUEST"}
-
-    @classmethod
-    def from_env(cls, environ: Optional[dict] = None) -> "FxApi":
-        return cls(**cls.env_settings("FX", environ))
 
     def fetch(self, ranges: list[tuple[date, date]]) -> FetchReport:
         """Each range as one request, concurrently; a range that fails is reported, not raised."""
@@ -209,15 +209,10 @@ class FxApi(HttpApi):
 class CountriesApi(HttpApi):
     """A REST-Countries-compatible API (``GET {url}/all?fields=name,cca2,cca3,ccn3,region,...``)."""
 
+    ENV_API: ClassVar[str] = "COUNTRIES"
+    EXTRA_ENV: ClassVar[dict[str, str]] = {"refresh_hours": "REFRESH_HOURS"}
+
     refresh_hours: float = 24.0
-
-    @classmethod
-    def extra_env_fields(cls) -> dict[str, str]:
-        return {"refresh_hours": "REFRESH_HOURS"}
-
-    @classmethod
-    def from_env(cls, environ: Optional[dict] = None) -> "CountriesApi":
-        return cls(**cls.env_settings("COUNTRIES", environ))
 
     def fetch(self) -> FetchReport:
         report = FetchReport(requested=["all"])

@@ -22,8 +22,6 @@ from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-import polars as pl
-
 from retail_pipeline.enrichment.countries import read_bundled_countries
 from retail_pipeline.enrichment.fx import read_bundled_ecb_rates
 
@@ -200,10 +198,3 @@ def fx_document_bytes(start: date, end: date, **changes) -> bytes:
     """A Frankfurter answer for the range with top-level fields replaced (for faulty bodies)."""
     return json.dumps({**frankfurter_document(start, end, ["GBP", "USD"]), **changes}).encode()
 
-
-def bundle_gbp_rates() -> pl.DataFrame:
-    """(rate_date, gbp, usd) of the bundle, to compare silver with."""
-    rates = bundle_rates()
-    return pl.DataFrame(
-        [(d, r.get("GBP"), r.get("USD")) for d, r in rates.items()], schema=["rate_date", "gbp", "usd"], orient="row"
-    )

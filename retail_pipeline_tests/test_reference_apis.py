@@ -141,10 +141,10 @@ def test_missing_ranges_fetch_only_what_no_payload_covers_in_chunks():
 def test_settings_come_from_the_environment_with_clear_errors():
     env = {"RETAIL_FX_API_URL": "http://127.0.0.1:9/fx", "RETAIL_API_RETRIES": "5", "RETAIL_FX_API_RETRIES": "2",
            "RETAIL_FX_API_KEY": "k", "RETAIL_FX_API_DAYS_PER_REQUEST": "30"}
-    settings = FxApi.env_settings("FX", env)
+    settings = FxApi.env_settings(env)
     assert settings["retries"] == 2 and settings["days_per_request"] == 30 and settings["url"] == env["RETAIL_FX_API_URL"]
     assert isinstance(settings["api_key"], dg.EnvVar)  # resolved at run time; its value is in no config
-    assert CountriesApi.env_settings("COUNTRIES", env) == {"retries": 5}
+    assert CountriesApi.env_settings(env) == {"retries": 5}
     assert not FxApi.from_env({}).enabled
     for env, message in [
         ({"RETAIL_API_RETRIES": "three"}, "RETAIL_API_RETRIES='three' is not an integer"),
@@ -152,7 +152,7 @@ def test_settings_come_from_the_environment_with_clear_errors():
         ({"RETAIL_FX_API_URL": "api.frankfurter.dev"}, "is not an http"),
     ]:
         with pytest.raises(ApiConfigError, match=message):
-            FxApi.env_settings("FX", env)
+            FxApi.env_settings(env)
 
 
 # --- whole runs ----------------------------------------------------------------------------------------
