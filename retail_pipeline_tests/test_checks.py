@@ -8,6 +8,7 @@ import polars as pl
 
 from retail_pipeline.checks import revenue_mismatches, row_conservation_failures
 from retail_pipeline.definitions import build_definitions
+from retail_pipeline.lakehouse import Window
 from retail_pipeline.resources import build_resources
 from retail_pipeline.runner import RANGE_END_TAG, RANGE_START_TAG
 from retail_pipeline_tests.test_pipeline import REFERENCE, write_days
@@ -234,3 +235,27 @@ def test_a_surviving_duplicate_fails_and_fresh_data_passes_freshness(landing, la
     broken = _run_checks(resources, no_duplicate_lines)
     assert not broken["no_duplicate_lines"].passed
     assert broken["no_duplicate_lines"].metadata["failures"].value == 1
+
+
+def test_daily_checks_look_at_the_days_of_their_run(landing, lakehouse_root):
+    """A run over some days checks those days (its cost follows the run, not the history); a check run on
+    its own checks every day."""
+    from retail_pipeline.checks import no_duplicate_lines
+
+    write_days(landing)
+    resources = build_resources(str(landing), str(lakehouse_root))
+    assert _run(resources, REFERENCE, "2010-12-01", "2010-12-01").success
+    assert _checks_via_job(resources, "2010-12-01", "2010-12-03").success
+    house = resources["lakehouse"]
+    day3 = house.read("silver/transactions", "invoice_date", Window(date(2010, 12, 3), date(2010, 12, 4)))
+    house.write("silver/transactions", pl.concat([day3, day3.head(1)]), "invoice_date", Window(date(2010, 12, 3), date(2010, 12, 4)))
+
+    # A range run over 12-01 and a single-partition run of 12-02 (as the UI launches one) do not see 12-03.
+    assert _checks_via_job(resources, "2010-12-01", "2010-12-01").success
+    single = build_definitions(resources).resolve_job_def("daily_job").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), partition_key="2010-12-02", raise_on_error=False
+    )
+    duplicates = next(e for e in single.get_asset_check_evaluations() if e.check_name == "no_duplicate_lines")
+    assert single.success and duplicates.passed
+    alone = _run_checks(resources, no_duplicate_lines)["no_duplicate_lines"]
+    assert not alone.passed and alone.metadata["failures"].value == 1
