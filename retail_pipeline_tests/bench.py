@@ -4,20 +4,23 @@ For each size N it generates N synthetic rows (one file per business day, 2010-1
 measures, each stage in its own process (wall seconds from the clock, peak RSS from ``wait4``):
 
 1. ``retail-pipeline run`` from an empty lakehouse through Dagster, with the per-step split;
-2. a one-day incremental ``retail-pipeline run`` after one new day file lands (the partitioned part and the
-   whole-history marts reported apart);
+2. one-day incremental ``retail-pipeline run``s, each after one new day file lands: three days (the median
+   is quoted), each file the same ``--day-rows`` at every size, so the sizes differ by history alone (the
+   partitioned part and the whole-history marts reported apart);
 3. the floor: the same transforms and Delta writes with no Dagster runs (``bench_floor.py``, polars +
    deltalake), in the same chunks of days and, up to 2M rows, in one eager pass; the ratio of (1) to each.
 
-Then one landing-sensor tick over 1,000 files with nothing new. Usage::
+Then the ratio of the one-day runs between the largest and the smallest history, and landing-sensor ticks
+over 1,000 files with nothing new (median of three). Usage::
 
-    python -m retail_pipeline_tests.bench [--rows 1000000 --rows 10000000] [--chunk 31] [--keep DIR]
+    python -m retail_pipeline_tests.bench [--rows 1000000 --rows 10000000] [--chunk 31] [--day-rows 10000] [--keep DIR]
 """
 
 import argparse
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,8 +70,8 @@ def split(stdout: str) -> tuple[dict[str, float], dict[str, float]]:
     return jobs, steps
 
 
-def sensor_tick_seconds(workdir: Path, files: int = 1000) -> float:
-    """Wall seconds of a landing-sensor tick that finds nothing new among ``files`` landed files."""
+def sensor_tick_seconds(workdir: Path, files: int = 1000) -> list[float]:
+    """Wall seconds of three landing-sensor ticks that find nothing new among ``files`` landed files."""
     import dagster as dg
 
     from retail_pipeline.automation import landing_sensor
@@ -87,14 +90,20 @@ def sensor_tick_seconds(workdir: Path, files: int = 1000) -> float:
     for _ in range(2):  # first sight, then landing
         result = landing_sensor(dg.build_sensor_context(cursor=cursor, instance=instance, resources=resources))
         cursor = result.cursor
-    started = time.perf_counter()
-    result = landing_sensor(dg.build_sensor_context(cursor=cursor, instance=instance, resources=resources))
-    seconds = time.perf_counter() - started
-    assert result.skip_reason and "nothing new" in result.skip_reason.skip_message, result
+    seconds = []
+    for _ in range(3):
+        started = time.perf_counter()
+        result = landing_sensor(dg.build_sensor_context(cursor=cursor, instance=instance, resources=resources))
+        seconds.append(time.perf_counter() - started)
+        assert result.skip_reason and "nothing new" in result.skip_reason.skip_message, result
     return seconds
 
 
-def bench_size(rows: int, chunk: int, workdir: Path) -> None:
+NEW_DAYS = ("2011-12-12", "2011-12-13", "2011-12-14")  # after the generated history, which ends 2011-12-09
+
+
+def bench_size(rows: int, chunk: int, day_rows: int, workdir: Path) -> float:
+    """Print the figures of one size; return the median seconds of the one-day runs' partitioned part."""
     landing, lake, floor_lake, home = (workdir / n for n in ("landing", "lake", "floor_lake", "home"))
     home.mkdir()
     # The repo's instance configuration (its event log storage matters: one event per partition per asset).
@@ -137,41 +146,58 @@ def bench_size(rows: int, chunk: int, workdir: Path) -> None:
             flush=True,
         )
 
-    day_rows = max(1, rows // 321)
-    extra = workdir / "extra"
-    measure(cli("generate", "--out", str(extra), "--rows", str(day_rows), "--start", "2011-12-12", "--end", "2011-12-12",
-                "--seed", "7"), env, workdir)
-    for file in extra.iterdir():
-        shutil.move(str(file), landing / file.name)
-    inc = measure(cli("run", "--landing", str(landing), "--lakehouse", str(lake)), env, workdir)
-    jobs, _ = split(inc.stdout)
-    partitioned = jobs.get("landing_job", 0) + jobs.get("partitions_job", 0)
-    print(
-        f"one new day ({day_rows:,} rows) {inc.seconds:8.1f} s wall (process)   peak RSS {inc.peak_rss_mib:8.0f} MiB   "
-        f"partitioned part {partitioned:5.1f} s (landing {jobs.get('landing_job', 0):.1f} + partitions "
-        f"{jobs.get('partitions_job', 0):.1f}), whole-history marts {jobs.get('history_job', 0):.1f} s",
-        flush=True,
-    )
+    partitioned_seconds = []
+    for i, day in enumerate(NEW_DAYS):
+        extra = workdir / f"extra_{day}"
+        measure(cli("generate", "--out", str(extra), "--rows", str(day_rows), "--start", day, "--end", day,
+                    "--seed", str(7 + i)), env, workdir)
+        for file in extra.iterdir():
+            shutil.move(str(file), landing / file.name)
+        inc = measure(cli("run", "--landing", str(landing), "--lakehouse", str(lake)), env, workdir)
+        jobs, _ = split(inc.stdout)
+        partitioned = jobs.get("landing_job", 0) + jobs.get("partitions_job", 0)
+        partitioned_seconds.append(partitioned)
+        print(
+            f"new day {day} ({day_rows:,} rows) {inc.seconds:6.1f} s wall (process)   peak RSS {inc.peak_rss_mib:6.0f} MiB"
+            f"   partitioned part {partitioned:4.1f} s (landing {jobs.get('landing_job', 0):.1f} + partitions "
+            f"{jobs.get('partitions_job', 0):.1f}), whole-history marts {jobs.get('history_job', 0):.1f} s",
+            flush=True,
+        )
+    median = statistics.median(partitioned_seconds)
+    print(f"one new day, partitioned part: median {median:.1f} s of {len(NEW_DAYS)} days", flush=True)
+    return median
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, action="append", help="sizes to run (default 1,000,000 and 10,000,000)")
     parser.add_argument("--chunk", type=int, default=31, help="most daily partitions per run (default 31: a month)")
+    parser.add_argument("--day-rows", type=int, default=10_000, help="rows of each new day file (default 10,000)")
     parser.add_argument("--keep", help="keep the data under this directory instead of a temporary one")
     args = parser.parse_args()
     sizes = args.rows or [1_000_000, 10_000_000]
     print(f"machine: {os.cpu_count()} CPUs; python {sys.version.split()[0]}")
+    one_day: dict[int, float] = {}
     for rows in sizes:
         base = Path(args.keep) / f"rows_{rows}" if args.keep else Path(tempfile.mkdtemp(prefix=f"bench_{rows}_"))
         base.mkdir(parents=True, exist_ok=True)
         try:
-            bench_size(rows, args.chunk, base)
+            one_day[rows] = bench_size(rows, args.chunk, args.day_rows, base)
         finally:
             if not args.keep:
                 shutil.rmtree(base, ignore_errors=True)
+    if len(one_day) > 1:
+        small, large = min(one_day), max(one_day)
+        print(
+            f"\none new day, partitioned part: {one_day[large]:.1f} s on {large:,} rows of history vs "
+            f"{one_day[small]:.1f} s on {small:,}: {one_day[large] / one_day[small]:.2f}x"
+        )
     with tempfile.TemporaryDirectory(prefix="bench_sensor_") as tmp:
-        print(f"\nlanding sensor tick, 1,000 files, nothing new: {sensor_tick_seconds(Path(tmp)):.3f} s")
+        ticks = sensor_tick_seconds(Path(tmp))
+        print(
+            f"\nlanding sensor tick, 1,000 files, nothing new: median {statistics.median(ticks):.3f} s "
+            f"({', '.join(f'{t:.3f}' for t in ticks)})"
+        )
 
 
 if __name__ == "__main__":
