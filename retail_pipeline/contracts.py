@@ -153,6 +153,8 @@ class KpiMeasuresModel(pa.DataFrameModel):
     lines: pl.Int64 = pa.Field(ge=1)
     units: pl.Int64 = pa.Field(ge=0)
     aov_gbp: float = pa.Field(nullable=True, ge=0)
+    cancelled_orders: pl.Int64 = pa.Field(ge=0)  # distinct cancellation invoices (added in 1.1)
+    cancellation_rate: float = pa.Field(nullable=True, in_range={"min_value": 0, "max_value": 1})
 
     @pa.dataframe_check
     def net_is_gross_minus_cancelled(cls, data) -> pl.LazyFrame:
@@ -186,9 +188,17 @@ class _MonthKey(pa.DataFrameModel):
 class MonthlyKpisModel(KpiMeasuresModel, _MonthKey):
     """gold/monthly_kpis: one row per calendar month (its first day)."""
 
+    new_customers: pl.Int64 = pa.Field(ge=0)  # first purchase in this month
+    returning_customers: pl.Int64 = pa.Field(ge=0)  # bought this month, first purchase before
+
     class Config:
         strict = True
         unique = ["month"]
+
+    @pa.dataframe_check
+    def buyers_are_new_or_returning(cls, data) -> pl.LazyFrame:
+        # ``customers`` also counts customers who only cancelled that month.
+        return data.lazyframe.select(pl.col("new_customers") + pl.col("returning_customers") <= pl.col("customers"))
 
     @pa.dataframe_check
     def month_is_a_first_day(cls, data) -> pl.LazyFrame:
@@ -323,6 +333,179 @@ class DimCountryModel(pa.DataFrameModel):
         strict = True
 
 
+class FactSalesModel(pa.DataFrameModel):
+    """gold/fact_sales: one row per silver line, keyed to the star's dimensions, measures in three currencies."""
+
+    date_key: pl.Int32
+    product_key: pl.Int64 = pa.Field(ge=0)
+    customer_key: pl.Int64 = pa.Field(nullable=True, ge=0)  # null: a line without a customer id
+    country_key: pl.Int64 = pa.Field(nullable=True, ge=0)
+    invoice_date: pl.Date
+    invoice_no: str
+    line_type: str = pa.Field(isin=LINE_TYPES)
+    is_product: bool
+    is_gross: bool
+    quantity: pl.Int64
+    unit_price: float
+    line_total_gbp: float
+    line_total_eur: float = pa.Field(nullable=True)
+    line_total_usd: float = pa.Field(nullable=True)
+    source_file: str = pa.Field(alias="_source_file")
+    source_row: pl.Int64 = pa.Field(alias="_source_row", ge=1)
+
+    class Config:
+        strict = True
+
+    @pa.dataframe_check
+    def date_key_is_the_invoice_date(cls, data) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("date_key").cast(pl.String).str.to_date("%Y%m%d") == pl.col("invoice_date"))
+
+
+class DimDateModel(pa.DataFrameModel):
+    """gold/dim_date: one row per calendar day of the years with sales."""
+
+    date_key: pl.Int32 = pa.Field(unique=True)
+    date: pl.Date = pa.Field(unique=True)
+    year: pl.Int32
+    quarter: pl.Int8 = pa.Field(in_range={"min_value": 1, "max_value": 4})
+    month: pl.Int8 = pa.Field(in_range={"min_value": 1, "max_value": 12})
+    month_name: str
+    month_start: pl.Date
+    iso_year: pl.Int32
+    iso_week: pl.Int8 = pa.Field(in_range={"min_value": 1, "max_value": 53})
+    day_of_month: pl.Int8 = pa.Field(in_range={"min_value": 1, "max_value": 31})
+    day_of_week: pl.Int8 = pa.Field(in_range={"min_value": 1, "max_value": 7})  # 1 = Monday
+    weekday_name: str
+    is_weekend: bool
+    is_uk_bank_holiday: bool  # England and Wales
+    uk_holiday_name: str = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+
+
+class DimProductModel(pa.DataFrameModel):
+    """gold/dim_product: one row per stock code ever seen."""
+
+    product_key: pl.Int64 = pa.Field(unique=True, ge=0)
+    stock_code: str = pa.Field(unique=True)
+    description: str = pa.Field(nullable=True)  # the most frequent one
+    is_product: bool
+    first_seen: pl.Date
+    last_seen: pl.Date
+    first_sold: pl.Date = pa.Field(nullable=True)
+    last_sold: pl.Date = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+
+
+class DimCustomerModel(pa.DataFrameModel):
+    """gold/dim_customer: one row per customer id ever seen."""
+
+    customer_key: pl.Int64 = pa.Field(unique=True, ge=0)
+    customer_id: str = pa.Field(unique=True)
+    country: str = pa.Field(nullable=True)  # the one they buy from most
+    country_iso2: str = pa.Field(nullable=True, str_matches=r"^[A-Z]{2}$")
+    first_purchase: pl.Date = pa.Field(nullable=True)
+    last_purchase: pl.Date = pa.Field(nullable=True)
+    cohort_month: pl.Date = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+
+
+class GoldDimCountryModel(pa.DataFrameModel):
+    """gold/dim_country: silver/dim_country with a surrogate key, plus the names it does not know."""
+
+    country_key: pl.Int64 = pa.Field(unique=True, ge=0)
+    country_lookup: str = pa.Field(unique=True)  # silver's normalised name (its country_key)
+    country_iso2: str = pa.Field(nullable=True, str_matches=r"^[A-Z]{2}$")
+    country_iso3: str = pa.Field(nullable=True, str_matches=r"^[A-Z]{3}$")
+    country_name: str
+    region: str = pa.Field(nullable=True)
+    continent: str = pa.Field(nullable=True)
+    match: str = pa.Field(isin=["iso_name", "alias", "no_iso", "unknown"])
+
+    class Config:
+        strict = True
+
+
+class ProductPerformanceModel(pa.DataFrameModel):
+    """gold/product_performance: per month and product, gross revenue, units, orders and rank."""
+
+    month: pl.Date
+    product_key: pl.Int64 = pa.Field(ge=0)
+    stock_code: str
+    description: str = pa.Field(nullable=True)
+    revenue_gbp: float = pa.Field(ge=0)
+    revenue_eur: float = pa.Field(nullable=True, ge=0)
+    revenue_usd: float = pa.Field(nullable=True, ge=0)
+    units: pl.Int64 = pa.Field(ge=1)
+    orders: pl.Int64 = pa.Field(ge=1)
+    customers: pl.Int64 = pa.Field(ge=0)
+    revenue_rank: pl.Int32 = pa.Field(ge=1)
+
+    class Config:
+        strict = True
+        unique = ["month", "stock_code"]
+
+
+class ProductFeaturesModel(pa.DataFrameModel):
+    """gold/product_features: per product, the whole-history features a recommender needs."""
+
+    product_key: pl.Int64 = pa.Field(unique=True, ge=0)
+    stock_code: str = pa.Field(unique=True)
+    orders: pl.Int64 = pa.Field(ge=1)  # popularity
+    popularity_rank: pl.Int32 = pa.Field(ge=1)
+    customers: pl.Int64 = pa.Field(ge=0)
+    units: pl.Int64 = pa.Field(ge=1)
+    revenue_gbp: float = pa.Field(ge=0)
+    cancellation_rate: float = pa.Field(in_range={"min_value": 0, "max_value": 1})
+    first_sold: pl.Date
+    last_sold: pl.Date
+
+    class Config:
+        strict = True
+
+
+class CustomerRfmModel(pa.DataFrameModel):
+    """gold/customer_rfm: per customer with a purchase, RFM figures, scores, segment and features."""
+
+    customer_key: pl.Int64 = pa.Field(unique=True, ge=0)
+    customer_id: str = pa.Field(unique=True)
+    recency_days: pl.Int64 = pa.Field(ge=1)
+    frequency: pl.Int64 = pa.Field(ge=1)
+    monetary_gbp: float = pa.Field(gt=0)
+    r_score: pl.Int8 = pa.Field(in_range={"min_value": 1, "max_value": 5})
+    f_score: pl.Int8 = pa.Field(in_range={"min_value": 1, "max_value": 5})
+    m_score: pl.Int8 = pa.Field(in_range={"min_value": 1, "max_value": 5})
+    rfm_score: str = pa.Field(str_matches=r"^[1-5]{3}$")
+    segment: str = pa.Field(isin=["champions", "loyal", "new", "potential_loyalists", "at_risk", "hibernating", "lost"])
+    avg_basket_gbp: float = pa.Field(gt=0)
+    tenure_days: pl.Int64 = pa.Field(ge=0)
+    avg_days_between_orders: float = pa.Field(nullable=True, ge=0)
+    first_purchase: pl.Date
+    last_purchase: pl.Date
+    as_of: pl.Date
+
+    class Config:
+        strict = True
+
+
+class CountrySalesModel(KpiMeasuresModel):
+    """gold/country_sales: one row per month and country as the shop wrote it."""
+
+    month: pl.Date
+    country: str = pa.Field(nullable=True)
+    country_iso2: str = pa.Field(nullable=True, str_matches=r"^[A-Z]{2}$")
+    region: str = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+        unique = ["month", "country"]
+
+
 def polars_schema(model: type[pa.DataFrameModel], exclude: tuple[str, ...] = ()) -> pl.Schema:
     """The column names and polars types of a contract, in its order (less ``exclude``)."""
     columns = model.to_schema().columns.items()
@@ -342,3 +525,12 @@ FX_RATES = polars_schema(FxRatesModel, exclude=("_fetched_at", "_run_id"))
 COUNTRIES = polars_schema(CountriesModel, exclude=("_fetched_at", "_run_id"))
 FX_DAILY = polars_schema(FxDailyModel)
 DIM_COUNTRY = polars_schema(DimCountryModel)
+FACT_SALES = polars_schema(FactSalesModel)
+DIM_DATE = polars_schema(DimDateModel)
+DIM_PRODUCT = polars_schema(DimProductModel)
+DIM_CUSTOMER = polars_schema(DimCustomerModel)
+GOLD_DIM_COUNTRY = polars_schema(GoldDimCountryModel)
+PRODUCT_PERFORMANCE = polars_schema(ProductPerformanceModel)
+PRODUCT_FEATURES = polars_schema(ProductFeaturesModel)
+CUSTOMER_RFM = polars_schema(CustomerRfmModel)
+COUNTRY_SALES = polars_schema(CountrySalesModel)

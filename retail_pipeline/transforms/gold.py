@@ -45,15 +45,22 @@ def kpi_aggregations() -> list[pl.Expr]:
     return [
         *money,
         pl.col("invoice_no").filter(IS_GROSS).n_unique().alias("orders"),
+        pl.col("invoice_no").filter(IS_CANCELLATION).n_unique().alias("cancelled_orders"),
         pl.col("customer_id").drop_nulls().n_unique().alias("customers"),
         pl.len().alias("lines"),
         pl.col("quantity").filter(IS_GROSS).sum().alias("units"),
     ]
 
 
-def _finish(frame: pl.LazyFrame) -> pl.LazyFrame:
+def finish(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """The ratios of the aggregated measures: average order value (GBP, to the penny) and the cancellation
+    rate, cancelled invoices / (orders + cancelled invoices); null where there is nothing to divide."""
     average = pl.col("gross_revenue_gbp") / pl.col("orders")
-    return frame.with_columns(pl.when(pl.col("orders") > 0).then(average.round(2)).alias("aov_gbp"))
+    invoices = pl.col("orders") + pl.col("cancelled_orders")
+    return frame.with_columns(
+        pl.when(pl.col("orders") > 0).then(average.round(2)).alias("aov_gbp"),
+        pl.when(invoices > 0).then(pl.col("cancelled_orders") / invoices).alias("cancellation_rate"),
+    )
 
 
 def daily_sales(silver: pl.LazyFrame) -> pl.LazyFrame:
@@ -61,10 +68,25 @@ def daily_sales(silver: pl.LazyFrame) -> pl.LazyFrame:
     frame = silver.group_by("invoice_date", "country").agg(
         pl.col("country_iso2").first(), *kpi_aggregations()
     )
-    return conform(_finish(frame), DAILY_SALES).sort("invoice_date", "country", nulls_last=True)
+    return conform(finish(frame), DAILY_SALES).sort("invoice_date", "country", nulls_last=True)
 
 
 def monthly_kpis(silver: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per calendar month (``month`` = its first day) over the whole history."""
-    frame = silver.group_by(pl.col("invoice_date").dt.truncate("1mo").alias("month")).agg(*kpi_aggregations())
-    return conform(_finish(frame), MONTHLY_KPIS).sort("month")
+    """One row per calendar month (``month`` = its first day) over the whole history, with the customers
+    who bought that month split into new (their first purchase is in the month) and returning."""
+    month = pl.col("invoice_date").dt.truncate("1mo").alias("month")
+    frame = silver.group_by(month).agg(*kpi_aggregations())
+    buyers = silver.filter(IS_GROSS & pl.col("customer_id").is_not_null()).select(month, "customer_id").unique()
+    first = buyers.group_by("customer_id").agg(pl.col("month").min().alias("first_month"))
+    split = (
+        buyers.join(first, on="customer_id")
+        .group_by("month")
+        .agg(
+            (pl.col("month") == pl.col("first_month")).sum().cast(pl.Int64).alias("new_customers"),
+            (pl.col("month") > pl.col("first_month")).sum().cast(pl.Int64).alias("returning_customers"),
+        )
+    )
+    frame = frame.join(split, on="month", how="left").with_columns(
+        pl.col("new_customers", "returning_customers").fill_null(0)
+    )
+    return conform(finish(frame), MONTHLY_KPIS).sort("month")
