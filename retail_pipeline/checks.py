@@ -26,6 +26,7 @@ MANIFEST = dg.AssetKey(["bronze", "landed_files"])
 SILVER = dg.AssetKey(["silver", "transactions"])
 DAILY_SALES = dg.AssetKey(["gold", "daily_sales"])
 MONTHLY_KPIS = dg.AssetKey(["gold", "monthly_kpis"])
+FACT_SALES = dg.AssetKey(["gold", "fact_sales"])
 # Money in gold is exact to the millionth; half a penny leaves room for float representation only.
 MONEY_TOLERANCE = 0.005
 
@@ -148,6 +149,32 @@ def revenue_reconciles_with_silver(
         lakehouse.scan("gold/daily_sales", "invoice_date", window),
     )
     return _result(failures, "business dates where gold's revenue differs from silver's")
+
+
+def fact_mismatches(silver: pl.LazyFrame, fact: pl.LazyFrame) -> pl.DataFrame:
+    """Dates where the star's fact rows or money differ from silver's lines."""
+    def per_day(frame: pl.LazyFrame) -> pl.LazyFrame:
+        return frame.group_by("invoice_date").agg(
+            pl.len().alias("lines"), *[pl.col(f"line_total_{c}").sum().alias(c) for c in CURRENCIES]
+        )
+
+    joined = per_day(silver).join(per_day(fact), on="invoice_date", how="full", suffix="_fact", coalesce=True)
+    joined = joined.with_columns(pl.exclude("invoice_date").fill_null(0))
+    off = (pl.col("lines") != pl.col("lines_fact")) | pl.any_horizontal(
+        [(pl.col(c) - pl.col(f"{c}_fact")).abs() > MONEY_TOLERANCE for c in CURRENCIES]
+    )
+    return joined.filter(off).sort("invoice_date").collect()
+
+
+@_daily_check(asset=FACT_SALES, blocking=True, additional_deps=[SILVER])
+def reconciles_with_silver(context: dg.AssetCheckExecutionContext, lakehouse: Lakehouse) -> dg.AssetCheckResult:
+    """Per business date, the fact has exactly silver's lines and the same money in GBP, EUR and USD."""
+    window = check_window(context)
+    failures = fact_mismatches(
+        lakehouse.scan("silver/transactions", "invoice_date", window),
+        lakehouse.scan("gold/fact_sales", "invoice_date", window),
+    )
+    return _result(failures, "business dates where the fact differs from silver")
 
 
 @dg.asset_check(asset=MONTHLY_KPIS, blocking=True)
@@ -287,6 +314,20 @@ CONTRACT_CHECKS = [
     _contract_check(DAILY_SALES, contracts.DailySalesModel, "invoice_date", True),
     _contract_check(MONTHLY_KPIS, contracts.MonthlyKpisModel, None, True),
     _contract_check(dg.AssetKey(["gold", "dq_scorecard"]), contracts.DqScorecardModel, "business_date", True),
+    _contract_check(FACT_SALES, contracts.FactSalesModel, "invoice_date", True),
+    *[
+        _contract_check(dg.AssetKey(["gold", name]), model, None, True)
+        for name, model in (
+            ("dim_date", contracts.DimDateModel),
+            ("dim_product", contracts.DimProductModel),
+            ("dim_customer", contracts.DimCustomerModel),
+            ("dim_country", contracts.GoldDimCountryModel),
+            ("product_performance", contracts.ProductPerformanceModel),
+            ("product_features", contracts.ProductFeaturesModel),
+            ("customer_rfm", contracts.CustomerRfmModel),
+            ("country_sales", contracts.CountrySalesModel),
+        )
+    ],
 ]
 
 
@@ -297,6 +338,7 @@ CHECKS = [
     no_duplicate_lines,
     every_line_has_an_fx_rate,
     revenue_reconciles_with_silver,
+    reconciles_with_silver,
     monthly_revenue_reconciles_with_silver,
     country_coverage,
     latest_data_is_fresh,

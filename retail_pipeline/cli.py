@@ -1,4 +1,5 @@
-"""The ``retail-pipeline`` command line: ``generate`` synthetic landing files, ``run`` the pipeline."""
+"""The ``retail-pipeline`` command line: ``generate`` synthetic landing files, ``run`` or ``backfill`` the
+pipeline, look at the ``quarantine``, query the tables with ``sql``."""
 
 import argparse
 import os
@@ -78,6 +79,20 @@ def _quarantine(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sql(args: argparse.Namespace) -> int:
+    from retail_pipeline.lakehouse import Lakehouse
+    from retail_pipeline.warehouse import SqlError, query, render
+
+    lakehouse = Lakehouse(root=args.lakehouse or os.environ.get("RETAIL_LAKEHOUSE_URI", "data/lakehouse"))
+    try:
+        for chunk in render(query(lakehouse, args.query), args.format, args.max_rows):
+            print(chunk)
+    except SqlError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -125,6 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
     quarantine.add_argument("--examples", type=int, default=3, help="example rows per reason (default 3)")
     quarantine.add_argument("--lakehouse", help="lakehouse root (default $RETAIL_LAKEHOUSE_URI or data/lakehouse)")
     quarantine.set_defaults(handler=_quarantine)
+
+    sql = commands.add_parser(
+        "sql",
+        help="run one read-only SQL query (DuckDB) over the tables: gold by name, others as silver_<name>, bronze_<name>",
+    )
+    sql.add_argument("query", help='e.g. "SELECT month, gross_revenue_gbp FROM monthly_kpis ORDER BY month"')
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output (default table)")
+    sql.add_argument("--max-rows", type=int, default=100, help="rows shown in table format (default 100)")
+    sql.add_argument("--lakehouse", help="lakehouse root (default $RETAIL_LAKEHOUSE_URI or data/lakehouse)")
+    sql.set_defaults(handler=_sql)
     return parser
 
 

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from retail_pipeline.assets import bronze, gold, silver
+from retail_pipeline.assets import bronze, gold, serving, silver, star
 from retail_pipeline.automation import (
     INCREMENTAL_JOB,
     NIGHTLY_JOB,
@@ -21,9 +21,21 @@ HISTORY_JOB = "history_job"
 LANDING = dg.AssetSelection.assets(bronze.landed_files)
 REFERENCE = dg.AssetSelection.assets(bronze.fx_rates, bronze.countries, silver.fx_daily, silver.dim_country)
 DAILY = dg.AssetSelection.assets(
-    bronze.transactions, silver.silver_transactions, gold.daily_sales, gold.dq_scorecard
+    bronze.transactions, silver.silver_transactions, gold.daily_sales, gold.dq_scorecard, star.fact_sales
 )
-HISTORY = dg.AssetSelection.assets(gold.monthly_kpis)
+HISTORY = dg.AssetSelection.assets(
+    gold.monthly_kpis,
+    gold.product_performance,
+    gold.product_features,
+    gold.customer_rfm,
+    gold.country_sales,
+    star.dim_date,
+    star.dim_product,
+    star.dim_customer,
+    star.gold_dim_country,
+    serving.warehouse,
+    serving.kpi_report,
+)
 
 landing_job = dg.define_asset_job(
     LANDING_JOB,
@@ -61,7 +73,7 @@ history_job = dg.define_asset_job(
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
     """The definitions with the given resources (default: from the environment, see ``build_resources``)."""
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([bronze, silver, gold]),
+        assets=dg.load_assets_from_modules([bronze, silver, gold, star, serving]),
         asset_checks=CHECKS,
         jobs=[landing_job, daily_job, partitions_job, incremental_job, nightly_job, history_job],
         sensors=[landing_sensor, history_marts_sensor],

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
 
 from retail_pipeline.apis import CountriesApi, FxApi
 from retail_pipeline.checks import QualityThresholds
@@ -11,11 +15,29 @@ from retail_pipeline.lakehouse import DEFAULT_LAKEHOUSE, Lakehouse
 from retail_pipeline.landing import DEFAULT_LANDING, LandingZone
 
 
+class ReportsDir(dg.ConfigurableResource):
+    """Where the KPI report is written (``RETAIL_REPORTS_DIR``)."""
+
+    directory: str = "data/reports"
+
+
+def beside_lakehouse(root: str, name: str) -> str:
+    """``name`` next to a local lakehouse (``data/lakehouse`` -> ``data/<name>``); under ``data/`` for an
+    object-store lakehouse."""
+    return str(Path("data" if "://" in root else Path(root).parent) / name)
+
+
 def build_resources(landing: str | None = None, lakehouse: str | None = None) -> dict:
     """``RETAIL_LANDING_DIR`` and ``RETAIL_LAKEHOUSE_URI`` unless given; defaults under ``data/``. The
-    reference APIs from ``RETAIL_FX_API_*`` / ``RETAIL_COUNTRIES_API_*`` / ``RETAIL_API_*`` (apis.py)."""
+    reference APIs from ``RETAIL_FX_API_*`` / ``RETAIL_COUNTRIES_API_*`` / ``RETAIL_API_*`` (apis.py). The
+    warehouse file and the reports sit beside the lakehouse unless ``RETAIL_WAREHOUSE_PATH`` /
+    ``RETAIL_REPORTS_DIR`` say otherwise."""
     house = Lakehouse(root=lakehouse or os.environ.get("RETAIL_LAKEHOUSE_URI", DEFAULT_LAKEHOUSE))
     return {
+        "duckdb": DuckDBResource(
+            database=os.environ.get("RETAIL_WAREHOUSE_PATH") or beside_lakehouse(house.root, "warehouse.duckdb")
+        ),
+        "reports": ReportsDir(directory=os.environ.get("RETAIL_REPORTS_DIR") or beside_lakehouse(house.root, "reports")),
         "lakehouse": house,
         "landing": LandingZone(root=landing or os.environ.get("RETAIL_LANDING_DIR", DEFAULT_LANDING)),
         "io_manager": DeltaIOManager(lakehouse=house),

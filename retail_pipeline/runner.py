@@ -40,6 +40,7 @@ DAILY_TABLES = (
     "silver/partition_stats",
     "gold/daily_sales",
     "gold/dq_scorecard",
+    "gold/fact_sales",
 )
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
@@ -219,9 +220,12 @@ def run_pipeline(
         say(line)
 
     outdated = [t for t in DAILY_TABLES if house.exists(t) and house.schema_version(t) != SCHEMA_VERSION]
+    if house.exists("bronze/transactions"):
+        outdated += [t for t in DAILY_TABLES if not house.exists(t)]  # a daily table new in this release
     if outdated and not full:
-        # A release that evolved the tables: rebuild every date so that old rows get the new columns filled.
-        say(f"      {', '.join(outdated)} written by another release: rebuilding every date with data")
+        # A release that evolved or added daily tables: rebuild every date so that old rows get the new
+        # columns filled and new tables their history.
+        say(f"      {', '.join(outdated)} written by another release or new: rebuilding every date with data")
         full = True
     dates = dates_to_run(manifest, bronze_files(house), _finished(house), *partition_bounds(), full=full)
     if not dates:
@@ -331,5 +335,14 @@ def summary(report: PipelineReport) -> str:
             for step in sorted(run.steps, key=lambda s: -s.seconds):
                 lines.append(f"    {step.step:<58} {step.seconds:6.1f} s")
     lines.append(f"Tables: {house.uri('')}  (<layer>/<table>, Delta)")
+    served = {table: meta for run in report.runs for table, meta in run.metadata.items()}
+    if "gold/warehouse" in served:
+        meta = served["gold/warehouse"]
+        lines.append(
+            f"Warehouse: {meta['path']}  (DuckDB, {meta['tables']} gold tables, {meta['size_mib']} MiB; "
+            "or `retail-pipeline sql \"SELECT ... FROM monthly_kpis\"`)"
+        )
+    if "gold/kpi_report" in served:
+        lines.append(f"Report: {served['gold/kpi_report']['report']}  (open it in a browser)")
     lines.append("Next: `make dev` and open http://127.0.0.1:3000 to browse the assets and their runs.")
     return "\n".join(lines)

@@ -235,6 +235,13 @@ def test_whole_history_marts_are_requested_once_after_a_multi_partition_run(land
 
     after_batch, count = requested(baseline.cursor)
     assert count == 1  # three new partitions of silver: one request, not three
+    # Every whole-history mart, the warehouse and the report come in the same tick, once each.
+    history = [key for key in defs.resolve_asset_graph().get_all_asset_keys()
+               if key.path[0] == "gold" and not defs.resolve_assets_def(key).partitions_def]
+    assert len(history) == 11
+    assert {key.to_user_string(): after_batch.get_num_requested(key) for key in history} == {
+        key.to_user_string(): 1 for key in history
+    }
     _, again = requested(after_batch.cursor)
     assert again == 0  # nothing changed since
 

@@ -86,6 +86,15 @@ def test_checks_pass_on_a_clean_run(landing, lakehouse_root):
         "gold/daily_sales",
         "gold/monthly_kpis",
         "gold/dq_scorecard",
+        "gold/fact_sales",
+        "gold/dim_date",
+        "gold/dim_product",
+        "gold/dim_customer",
+        "gold/dim_country",
+        "gold/product_performance",
+        "gold/product_features",
+        "gold/customer_rfm",
+        "gold/country_sales",
     }
     assert all(e.passed for e in all_evaluations if e.check_name == "matches_contract")
     evaluations = {e.check_name: e for e in all_evaluations if e.check_name != "matches_contract"}
@@ -94,6 +103,7 @@ def test_checks_pass_on_a_clean_run(landing, lakehouse_root):
         "no_duplicate_lines",
         "every_line_has_an_fx_rate",
         "revenue_reconciles_with_silver",
+        "reconciles_with_silver",
         "monthly_revenue_reconciles_with_silver",
         "country_coverage",
         "latest_data_is_fresh",

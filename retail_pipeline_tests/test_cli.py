@@ -42,6 +42,45 @@ def test_generate_then_run_builds_the_lakehouse_and_prints_a_summary(tmp_path):
     line = next(l for l in run.stdout.splitlines() if l.startswith("Rows: bronze"))
     assert line.startswith("Rows: bronze 3,000 = silver ")
     assert (tmp_path / "lake" / "gold" / "monthly_kpis" / "_delta_log").is_dir()
+    assert f"Warehouse: {tmp_path / 'warehouse.duckdb'}" in run.stdout
+    assert f"Report: {tmp_path / 'reports' / 'kpi_report.html'}" in run.stdout
+
+
+def test_sql_queries_the_gold_tables_as_the_warehouse_file_does(tmp_path):
+    import duckdb
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    assert cli("generate", "--out", "landing", "--rows", "2000", "--start", "2011-01-28", "--end", "2011-02-02",
+               home=home, cwd=tmp_path).returncode == 0
+    assert cli("run", "--landing", "landing", "--lakehouse", "lake", home=home, cwd=tmp_path).returncode == 0
+    query = "SELECT month, gross_revenue_gbp FROM monthly_kpis ORDER BY month"
+
+    table = cli("sql", query, "--lakehouse", "lake", home=home, cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert "2011-01-01" in table.stdout and "2011-02-01" in table.stdout
+    as_csv = cli("sql", query, "--lakehouse", "lake", "--format", "csv", home=home, cwd=tmp_path)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        in_warehouse = conn.sql(query).pl()
+    assert pl.read_csv(as_csv.stdout.encode(), try_parse_dates=True).equals(in_warehouse)
+    as_json = cli("sql", "SELECT count(*) AS n FROM silver_transactions", "--lakehouse", "lake", "--format", "json",
+                  home=home, cwd=tmp_path)
+    silver = pl.read_delta(str(tmp_path / "lake" / "silver" / "transactions"))
+    assert as_json.stdout.strip() == f'[{{"n":{silver.height}}}]'
+
+    bad = cli("sql", "SELEC month FROM monthly_kpis", "--lakehouse", "lake", home=home, cwd=tmp_path)
+    assert bad.returncode == 2 and "Parser Error" in bad.stderr and "Traceback" not in bad.stderr
+    unknown = cli("sql", "SELECT * FROM monthly_kpi", "--lakehouse", "lake", home=home, cwd=tmp_path)
+    assert unknown.returncode == 2 and "monthly_kpi" in unknown.stderr and "Tables you can query here" in unknown.stderr
+    version = len(list((tmp_path / "lake" / "gold" / "monthly_kpis" / "_delta_log").glob("*.json")))
+    for write in ("DELETE FROM monthly_kpis", "DROP TABLE monthly_kpis", "COPY monthly_kpis TO 'out.csv'",
+                  "INSERT INTO monthly_kpis SELECT * FROM monthly_kpis", "SELECT 1; DELETE FROM monthly_kpis"):
+        refused = cli("sql", write, "--lakehouse", "lake", home=home, cwd=tmp_path)
+        assert refused.returncode == 2 and "error:" in refused.stderr, write
+    assert "only reads" in refused.stderr or "exactly one" in refused.stderr
+    assert len(list((tmp_path / "lake" / "gold" / "monthly_kpis" / "_delta_log").glob("*.json"))) == version
+    assert not (tmp_path / "out.csv").exists()
+    assert pl.read_delta(str(tmp_path / "lake" / "gold" / "monthly_kpis")).height == 2
 
 
 def test_run_says_clearly_what_is_wrong_without_a_traceback(tmp_path):

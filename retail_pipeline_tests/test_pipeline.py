@@ -9,12 +9,13 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
+from dagster_duckdb import DuckDBResource
 
 from retail_pipeline.apis import CountriesApi, FxApi
 from retail_pipeline.definitions import build_definitions
-from retail_pipeline.lakehouse import Lakehouse
+from retail_pipeline.lakehouse import SCHEMA_VERSION, Lakehouse
 from retail_pipeline.landing import LandingZone
-from retail_pipeline.resources import build_resources
+from retail_pipeline.resources import ReportsDir, build_resources
 from retail_pipeline.runner import DAILY_TABLES as DAILY_TABLE_NAMES, RANGE_END_TAG, RANGE_START_TAG, run_pipeline
 from retail_pipeline.schemas import PER_RUN_COLUMNS
 from retail_pipeline_tests.conftest import write_csv
@@ -107,6 +108,9 @@ def test_asset_logic_in_memory(landing, lakehouse_root):
             "lakehouse": Lakehouse(root=str(lakehouse_root)),
             "fx_api": FxApi(),  # no URL: offline
             "countries_api": CountriesApi(),
+            # Required by the warehouse and report assets, which are not selected here.
+            "duckdb": DuckDBResource(database=str(lakehouse_root.parent / "warehouse.duckdb")),
+            "reports": ReportsDir(directory=str(lakehouse_root.parent / "reports")),
         },
         selection=REFERENCE + DAILY,
         partition_key="2010-12-01",
@@ -304,4 +308,4 @@ def test_todays_code_evolves_a_lakehouse_written_by_an_older_schema(resources, l
     run()
     silver = house.read("silver/transactions")
     assert "_source_sheet" in silver.columns and silver.height == 7
-    assert house.schema_version("silver/transactions") == house.schema_version("bronze/transactions") == "1.0"
+    assert house.schema_version("silver/transactions") == house.schema_version("bronze/transactions") == SCHEMA_VERSION

@@ -1,0 +1,122 @@
+"""The warehouse file, the KPI report and the star's keys, through real pipeline runs on a temporary
+lakehouse."""
+
+import base64
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+from dagster_duckdb import DuckDBResource
+
+from retail_pipeline.lakehouse import Lakehouse
+from retail_pipeline.runner import run_pipeline
+from retail_pipeline.warehouse import rebuild_warehouse
+from retail_pipeline_tests.conftest import write_csv
+from retail_pipeline_tests.test_pipeline import DAYS, write_days
+
+
+def _run(landing: Path, lakehouse: Path):
+    return run_pipeline(str(landing), str(lakehouse), dg.DagsterInstance.ephemeral(), say=lambda _: None)
+
+
+def test_a_run_builds_the_star_the_marts_the_warehouse_and_the_report(landing, tmp_path):
+    write_days(landing)
+    report = _run(landing, tmp_path / "lakehouse")
+    house = report.lakehouse
+    for table in ("fact_sales", "dim_date", "dim_product", "dim_customer", "dim_country", "product_performance",
+                  "product_features", "customer_rfm", "country_sales"):
+        assert house.exists(f"gold/{table}"), table
+    fact, silver = house.read("gold/fact_sales"), house.read("silver/transactions")
+    assert fact.height == silver.height and fact["line_total_gbp"].sum() == pytest.approx(silver["line_total_gbp"].sum())
+    for dim, key in (("dim_product", "product_key"), ("dim_date", "date_key"), ("dim_country", "country_key")):
+        keys = house.read(f"gold/{dim}")[key]
+        assert fact[key].drop_nulls().is_in(keys.implode()).all(), dim  # every fact row finds its dimension rows
+
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        tables = {row[0] for row in conn.sql("SHOW TABLES").fetchall()}
+        monthly = conn.sql("SELECT * FROM monthly_kpis ORDER BY month").pl()
+    assert {"fact_sales", "dim_customer", "monthly_kpis", "customer_rfm"} <= tables
+    assert monthly.equals(house.read("gold/monthly_kpis").sort("month"))
+
+    page = (tmp_path / "reports" / "kpi_report.html").read_text()
+    assert page.count("<svg") == 5 and "Gross revenue per month" in page
+    assert "<script" not in page and "<link" not in page and "src=" not in page  # self-contained
+    history = next(r for r in report.runs if r.job == "history_job")
+    markdown = history.metadata["gold/kpi_report"]["dashboard"]
+    png = base64.b64decode(markdown.removeprefix("![KPI dashboard](data:image/png;base64,").removesuffix(")"))
+    assert png.startswith(b"\x89PNG") and (tmp_path / "reports" / "kpi_report.png").read_bytes() == png
+
+
+def test_surrogate_keys_do_not_depend_on_the_order_data_arrives_in(tmp_path):
+    days = sorted(DAYS)
+    at_once, in_two = tmp_path / "a", tmp_path / "b"
+    write_days(at_once / "landing")
+    _run(at_once / "landing", at_once / "lakehouse")
+    write_days(in_two / "landing", {day: DAYS[day] for day in days[-1:]})  # the last day first, then the rest
+    _run(in_two / "landing", in_two / "lakehouse")
+    write_days(in_two / "landing")
+    _run(in_two / "landing", in_two / "lakehouse")
+
+    def keys(root: Path, table: str, columns: list[str]) -> pl.DataFrame:
+        return Lakehouse(root=str(root / "lakehouse")).read(f"gold/{table}").select(columns).sort(columns)
+
+    for table, columns in (
+        ("dim_product", ["stock_code", "product_key"]),
+        ("dim_customer", ["customer_id", "customer_key"]),
+        ("dim_country", ["country_lookup", "country_key"]),
+        ("fact_sales", ["_source_file", "_source_row", "date_key", "product_key", "customer_key", "country_key"]),
+    ):
+        assert keys(at_once, table, columns).equals(keys(in_two, table, columns)), table
+
+
+def test_the_warehouse_is_replaced_whole_while_a_reader_holds_the_old_one(tmp_path):
+    house = Lakehouse(root=str(tmp_path / "lakehouse"))
+    house.write("gold/monthly_kpis", pl.DataFrame({"month": [date(2011, 1, 1), date(2011, 2, 1)], "orders": [3, 4]}))
+    path = tmp_path / "warehouse.duckdb"
+
+    def connect(p: Path):
+        return DuckDBResource(database=str(p)).get_connection()
+
+    rebuild_warehouse(house, path, connect)
+    reader = duckdb.connect(str(path), read_only=True)
+    assert reader.execute("SELECT sum(orders) FROM monthly_kpis").fetchone() == (7,)
+
+    house.write("gold/monthly_kpis", pl.DataFrame({"month": [date(2011, 3, 1)], "orders": [10]}))
+    built = rebuild_warehouse(house, path, connect)
+    assert built.rows == {"monthly_kpis": 1}
+    # The open reader still reads the whole old file; a new reader (another process) the whole new one.
+    assert reader.execute("SELECT sum(orders), count(*) FROM monthly_kpis").fetchone() == (7, 2)
+    fresh = subprocess.run(
+        [sys.executable, "-c", f"import duckdb; print(duckdb.connect({str(path)!r}, read_only=True)"
+         ".execute('SELECT sum(orders), count(*) FROM monthly_kpis').fetchone())"],
+        capture_output=True, text=True, check=True,
+    )
+    assert fresh.stdout.strip() == "(10, 1)"
+    reader.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lakehouse", "warehouse.duckdb"]  # no staging file left
+
+
+def test_a_failed_rebuild_leaves_the_old_warehouse(tmp_path):
+    house = Lakehouse(root=str(tmp_path / "lakehouse"))
+    house.write("gold/monthly_kpis", pl.DataFrame({"month": [date(2011, 1, 1)], "orders": [3]}))
+    path = tmp_path / "warehouse.duckdb"
+
+    def connect(p: Path):
+        return DuckDBResource(database=str(p)).get_connection()
+
+    rebuild_warehouse(house, path, connect)
+    write_csv(tmp_path / "lakehouse" / "gold" / "daily_sales" / "_delta_log" / "00000000000000000000.json", ["not a log"])
+    try:
+        rebuild_warehouse(house, path, connect)
+    except Exception:
+        pass
+    else:
+        raise AssertionError("a broken table should fail the rebuild")
+    with duckdb.connect(str(path), read_only=True) as conn:
+        assert conn.sql("SELECT orders FROM monthly_kpis").fetchall() == [(3,)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lakehouse", "warehouse.duckdb"]
