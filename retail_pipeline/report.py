@@ -18,10 +18,12 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers and in CI
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 import polars as pl  # noqa: E402
 
 TOP = 10
 COLOURS = {"gbp": "#1f4e79", "eur": "#2e8b57", "usd": "#c0504d"}
+THOUSANDS = FuncFormatter(lambda value, _: f"{value:,.0f}")
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,12 @@ def kpi_figures(
     )
     segments = (
         pl.LazyFrame({"segment": SEGMENT_NAMES})
-        .join(customer_rfm.group_by("segment").agg(pl.len().cast(pl.Int64).alias("customers")), on="segment", how="left")
+        .join(
+            customer_rfm.group_by("segment").agg(pl.len().cast(pl.Int64).alias("customers")),
+            on="segment",
+            how="left",
+            maintain_order="left",  # best segment first
+        )
         .with_columns(pl.col("customers").fill_null(0))
     )
     quality = scorecard.filter(pl.col("rows") > 0).select("business_date", "table", "score").sort("business_date")
@@ -82,6 +89,7 @@ def _revenue(ax, f: KpiFigures) -> None:
     for ccy, colour in COLOURS.items():
         ax.plot(f.monthly["month"].to_list(), f.monthly[f"gross_revenue_{ccy}"].to_list(), marker="o", ms=3, color=colour, label=ccy.upper())
     ax.set_title("Gross revenue per month")
+    ax.yaxis.set_major_formatter(THOUSANDS)
     ax.legend(frameon=False)
     ax.tick_params(axis="x", rotation=45)
 
@@ -89,6 +97,7 @@ def _revenue(ax, f: KpiFigures) -> None:
 def _barh(ax, labels: list[str], values: list[float], title: str, colour: str) -> None:
     ax.barh(labels[::-1], values[::-1], color=colour)
     ax.set_title(title)
+    ax.xaxis.set_major_formatter(THOUSANDS)
     ax.tick_params(axis="y", labelsize=8)
 
 
@@ -109,7 +118,8 @@ def _segments(ax, f: KpiFigures) -> None:
 def _quality(ax, f: KpiFigures) -> None:
     for table, part in f.quality.partition_by("table", as_dict=True, maintain_order=True).items():
         ax.plot(part["business_date"].to_list(), part["score"].to_list(), lw=1, label=table[0])
-    ax.set_ylim(0, 1.05)
+    lowest = f.quality["score"].min() if f.quality.height else 0.0
+    ax.set_ylim(max(0.0, (lowest or 0.0) - 0.05), 1.005)  # room to see a dip, not a flat line at the top
     ax.set_title("Data-quality score per business date")
     ax.legend(frameon=False, fontsize=8)
     ax.tick_params(axis="x", rotation=45)
