@@ -277,7 +277,8 @@ def nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
 
 history_marts_sensor = dg.AutomationConditionSensorDefinition(
     "history_marts_sensor",
-    target=dg.AssetSelection.keys(dg.AssetKey(["gold", "monthly_kpis"])),
+    # Every asset with an automation condition: the whole-history marts, the warehouse and the report.
+    target=dg.AssetSelection.all(),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
     description="Refreshes the whole-history marts once after new daily partitions land.",

@@ -239,6 +239,9 @@ def test_whole_history_marts_are_requested_once_after_a_multi_partition_run(land
     history = [key for key in defs.resolve_asset_graph().get_all_asset_keys()
                if key.path[0] == "gold" and not defs.resolve_assets_def(key).partitions_def]
     assert len(history) == 11
+    from retail_pipeline.automation import history_marts_sensor  # on by default in `make dev`
+
+    assert set(history) <= history_marts_sensor.asset_selection.resolve(defs.resolve_asset_graph())
     assert {key.to_user_string(): after_batch.get_num_requested(key) for key in history} == {
         key.to_user_string(): 1 for key in history
     }
