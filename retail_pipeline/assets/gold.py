@@ -10,10 +10,14 @@ from retail_pipeline.partitions import daily_partitions, window_dates
 from retail_pipeline.transforms import gold, marts
 from retail_pipeline.transforms.quality import build_scorecard
 
+SILVER_IN = {"silver": dg.AssetIn(key=["silver", "transactions"])}
+# The whole-history marts: rebuilt once after each batch of new daily partitions (automation.py).
+HISTORY_MART = {"automation_condition": HISTORY_MART_CONDITION, "group_name": "gold", "kinds": {"delta", "polars"}}
+
 
 @dg.asset(
     key=["gold", "daily_sales"],
-    ins={"silver": dg.AssetIn(key=["silver", "transactions"])},
+    ins=SILVER_IN,
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     metadata={PARTITION_COLUMN: "invoice_date"},
@@ -28,7 +32,7 @@ def daily_sales(silver: pl.LazyFrame) -> pl.LazyFrame:
 
 @dg.asset(
     key=["gold", "monthly_kpis"],
-    ins={"silver": dg.AssetIn(key=["silver", "transactions"])},
+    ins=SILVER_IN,
     automation_condition=HISTORY_MART_CONDITION,
     group_name="gold",
     kinds={"delta", "polars"},
@@ -41,9 +45,6 @@ def monthly_kpis(context: dg.AssetExecutionContext, silver: pl.LazyFrame) -> pl.
     context.add_output_metadata({"gross_revenue_gbp_total": float(frame["gross_revenue_gbp"].sum())})
     return frame.lazy()
 
-
-SILVER_IN = {"silver": dg.AssetIn(key=["silver", "transactions"])}
-HISTORY_MART = {"automation_condition": HISTORY_MART_CONDITION, "group_name": "gold", "kinds": {"delta", "polars"}}
 
 
 @dg.asset(key=["gold", "product_performance"], ins={**SILVER_IN, "dim_product": dg.AssetIn(key=["gold", "dim_product"])}, **HISTORY_MART)

@@ -5,12 +5,10 @@ joined by surrogate keys that are the same in every run (transforms/star.py)."""
 import dagster as dg
 import polars as pl
 
-from retail_pipeline.automation import HISTORY_MART_CONDITION
+from retail_pipeline.assets.gold import HISTORY_MART, SILVER_IN
 from retail_pipeline.io_manager import PARTITION_COLUMN
 from retail_pipeline.partitions import daily_partitions, partitions_start
 from retail_pipeline.transforms import star
-
-SILVER_IN = {"silver": dg.AssetIn(key=["silver", "transactions"])}
 
 
 @dg.asset(
@@ -29,7 +27,7 @@ def fact_sales(silver: pl.LazyFrame) -> pl.LazyFrame:
     return star.fact_sales(silver)
 
 
-@dg.asset(key=["gold", "dim_date"], ins=SILVER_IN, automation_condition=HISTORY_MART_CONDITION, group_name="gold", kinds={"delta", "polars"})
+@dg.asset(key=["gold", "dim_date"], ins=SILVER_IN, **HISTORY_MART)
 def dim_date(silver: pl.LazyFrame) -> pl.LazyFrame:
     """The calendar: one row per day of every year with sales (date_key = yyyymmdd), with ISO week, month,
     quarter, weekday, weekend and the bank holidays of England and Wales."""
@@ -38,14 +36,14 @@ def dim_date(silver: pl.LazyFrame) -> pl.LazyFrame:
     return star.dim_date(first or start, last or start).lazy()
 
 
-@dg.asset(key=["gold", "dim_product"], ins=SILVER_IN, automation_condition=HISTORY_MART_CONDITION, group_name="gold", kinds={"delta", "polars"})
+@dg.asset(key=["gold", "dim_product"], ins=SILVER_IN, **HISTORY_MART)
 def dim_product(silver: pl.LazyFrame) -> pl.LazyFrame:
     """Products: one row per stock code ever seen, with its most frequent description, first and last date
     seen and sold, and whether it is a product (not postage, a fee or a manual line)."""
     return star.dim_product(silver)
 
 
-@dg.asset(key=["gold", "dim_customer"], ins=SILVER_IN, automation_condition=HISTORY_MART_CONDITION, group_name="gold", kinds={"delta", "polars"})
+@dg.asset(key=["gold", "dim_customer"], ins=SILVER_IN, **HISTORY_MART)
 def dim_customer(silver: pl.LazyFrame) -> pl.LazyFrame:
     """Customers: one row per customer id, with the country they buy from most, first and last purchase
     and cohort month (the month of the first purchase)."""
@@ -55,9 +53,7 @@ def dim_customer(silver: pl.LazyFrame) -> pl.LazyFrame:
 @dg.asset(
     key=["gold", "dim_country"],
     ins={**SILVER_IN, "dim_country": dg.AssetIn(key=["silver", "dim_country"])},
-    automation_condition=HISTORY_MART_CONDITION,
-    group_name="gold",
-    kinds={"delta", "polars"},
+    **HISTORY_MART,
 )
 def gold_dim_country(silver: pl.LazyFrame, dim_country: pl.LazyFrame) -> pl.LazyFrame:
     """Countries: silver/dim_country (ISO codes, name, region, continent) with a surrogate key, plus every
