@@ -93,6 +93,40 @@ def _sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _maintain(args: argparse.Namespace) -> int:
+    from retail_pipeline.definitions import build_definitions
+    from retail_pipeline.operations import MAINTENANCE_JOB
+    from retail_pipeline.resources import build_resources
+    from retail_pipeline.runner import instance_for_cli
+
+    resources = build_resources(lakehouse=args.lakehouse)
+    config = {} if args.retention_hours is None else {"retention_hours": args.retention_hours}
+    result = build_definitions(resources).resolve_job_def(MAINTENANCE_JOB).execute_in_process(
+        instance=instance_for_cli(),
+        run_config={"ops": {"maintain_tables": {"config": config}}, "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        raise_on_error=False,
+    )
+    if not result.success:
+        errors = [e.event_specific_data.error.message.strip() for e in result.all_events if e.is_step_failure]
+        print(f"error: maintenance failed (run {result.run_id}): {'; '.join(errors)}", file=sys.stderr)
+        return 1
+    print(f"{'table':<28} {'stored files':>14} {'active files':>14} {'stored MiB':>14}")
+    for event in result.all_events:
+        if event.event_type_value != "ASSET_OBSERVATION":
+            continue
+        observation = event.event_specific_data.asset_observation
+        m = {k: v.value for k, v in observation.metadata.items()}
+        mib = (
+            f"{m['bytes_stored_before'] / 2**20:6.1f} -> {m['bytes_stored_after'] / 2**20:5.1f}"
+            if "bytes_stored_before" in m else "-"
+        )
+        print(
+            f"{observation.asset_key.to_user_string():<28} {m['files_stored_before']:>6} -> {m['files_stored_after']:<5}"
+            f" {m['files_active_before']:>6} -> {m['files_active_after']:<5} {mib:>14}"
+        )
+    return 0
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -150,6 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--max-rows", type=int, default=100, help="rows shown in table format (default 100)")
     sql.add_argument("--lakehouse", help="lakehouse root (default $RETAIL_LAKEHOUSE_URI or data/lakehouse)")
     sql.set_defaults(handler=_sql)
+
+    maintain = commands.add_parser("maintain", help="compact, checkpoint and vacuum every table (the weekly job)")
+    maintain.add_argument(
+        "--retention-hours", type=int, default=None,
+        help="keep files that versions younger than this need (default $RETAIL_VACUUM_RETENTION_HOURS or 168)",
+    )
+    maintain.add_argument("--lakehouse", help="lakehouse root (default $RETAIL_LAKEHOUSE_URI or data/lakehouse)")
+    maintain.set_defaults(handler=_maintain)
     return parser
 
 
