@@ -11,7 +11,7 @@ from retail_pipeline.automation import (
     nightly_schedule,
 )
 from retail_pipeline.checks import CHECKS
-from retail_pipeline.operations import maintenance_job, maintenance_schedule
+from retail_pipeline.operations import maintenance_job, maintenance_schedule, run_failure_alert
 from retail_pipeline.resources import build_resources
 
 LANDING_JOB = "landing_job"
@@ -77,7 +77,7 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
         assets=dg.load_assets_from_modules([bronze, silver, gold, star, serving]),
         asset_checks=CHECKS,
         jobs=[landing_job, daily_job, partitions_job, incremental_job, nightly_job, history_job, maintenance_job],
-        sensors=[landing_sensor, history_marts_sensor],
+        sensors=[landing_sensor, history_marts_sensor, run_failure_alert],
         schedules=[nightly_schedule, maintenance_schedule],
         # One process per run: the multiprocess default starts a Python per step (~3 s each here, measured:
         # a one-day run of incremental_job took minutes), which costs more than the steps' own work.

@@ -28,6 +28,7 @@ from retail_pipeline.automation import (
 )
 from retail_pipeline.definitions import HISTORY_JOB, LANDING_JOB, PARTITIONS_JOB, build_definitions
 from retail_pipeline.lakehouse import SCHEMA_VERSION, Lakehouse, Window
+from retail_pipeline.operations import root_cause
 from retail_pipeline.partitions import partition_bounds
 from retail_pipeline.resources import build_resources
 
@@ -112,13 +113,6 @@ def _finished(lakehouse: Lakehouse) -> pl.DataFrame:
     return lakehouse.read("silver/partition_stats").select("business_date", pl.col("bronze_rows").cast(pl.Int64))
 
 
-def _root_cause(error) -> str:
-    """The innermost error message: Dagster wraps the user's exception in its own step errors."""
-    while error.cause is not None:
-        error = error.cause
-    return error.message.strip()
-
-
 def _execute(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, tags: dict | None = None) -> RunReport:
     started = time.perf_counter()
     result = defs.resolve_job_def(job).execute_in_process(
@@ -127,7 +121,7 @@ def _execute(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, tags:
     seconds = time.perf_counter() - started
     if not result.success:
         failures = [
-            f"{event.step_key}: {_root_cause(event.event_specific_data.error)}"
+            f"{event.step_key}: {root_cause(event.event_specific_data.error)}"
             for event in result.all_events
             if event.is_step_failure and event.event_specific_data and event.event_specific_data.error
         ]
