@@ -251,12 +251,25 @@ class LandingZone(dg.ConfigurableResource):
                 )
         return pl.DataFrame(rows, schema={n: LANDED_FILES[n] for n in ("path", "size_bytes", "mtime")})
 
+    def confined(self, path: str) -> Path:
+        """``path`` under the root, refused if it resolves outside it (``..``, or a symlink to elsewhere): the
+        landing zone is the one place the pipeline reads from."""
+        root = Path(self.root).resolve()
+        target = (root / path).resolve()
+        if not target.is_relative_to(root):
+            raise LandingError(
+                f"{path}: resolves outside the landing zone ({target}); refused. Copy the file into "
+                f"{self.root} instead of linking to it"
+            )
+        return target
+
     def read(self, path: str) -> RawFile:
         """The raw records of one landing file; ``LandingError`` names the file and what is wrong."""
         if not path.lower().endswith(SUPPORTED_SUFFIXES):
             raise LandingError(f"{path}: unsupported file type (expected {', '.join(SUPPORTED_SUFFIXES)})")
+        target = self.confined(path)
         try:
-            data = (Path(self.root) / path).read_bytes()
+            data = target.read_bytes()
             return parse_xlsx(path, data) if path.lower().endswith(".xlsx") else parse_csv(path, data)
         except LandingError as exc:
             raise LandingError(f"{path}: {exc}") from exc

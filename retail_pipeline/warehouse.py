@@ -137,13 +137,29 @@ def query(lakehouse: Lakehouse, sql: str) -> pl.DataFrame:
         conn.close()
 
 
+# A text cell a spreadsheet would run as a formula (=, +, -, @, and tab or carriage return before them).
+FORMULA_START = r"^[=+\-@\t\r]"
+NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+
+
+def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text cells that a spreadsheet would evaluate get a leading ``'`` (shown as text, not run); text that
+    is a plain number (``-1`` in a raw bronze field) and numeric columns are left as they are."""
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    risky = lambda c: pl.col(c).str.contains(FORMULA_START) & ~pl.col(c).str.contains(NUMBER)  # noqa: E731
+    return frame.with_columns(
+        pl.when(risky(c)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c) for c in text
+    )
+
+
 def render(frame: pl.DataFrame, fmt: str, max_rows: int = 100) -> Iterator[str]:
-    """A query result as text: an aligned table (at most ``max_rows`` rows shown), CSV, or JSON rows."""
+    """A query result as text: an aligned table (at most ``max_rows`` rows shown), CSV (spreadsheet formulas
+    neutralised), or JSON rows."""
     if fmt == "csv":
         nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
         if nested:
             raise SqlError(f"CSV cannot hold the nested column(s) {', '.join(nested)}: select other columns or use --format json")
-        yield frame.write_csv().rstrip("\n")
+        yield neutralise_formulas(frame).write_csv().rstrip("\n")
     elif fmt == "json":
         yield frame.write_json()
     else:

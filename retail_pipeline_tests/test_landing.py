@@ -269,3 +269,23 @@ def test_undecodable_bytes_do_not_reject_the_file_and_their_records_are_quaranti
     raw = parse_csv("mixed.csv", body)
     assert raw.format == "csv/online_retail_i/cp1252-with-undecodable-bytes"
     assert raw.records["description"].to_list() == ["HEART £", f"BAD {REPLACEMENT} BYTE"]
+
+
+def test_paths_that_resolve_outside_the_landing_zone_are_refused(landing, tmp_path):
+    zone = LandingZone(root=str(landing))
+    outside = write_csv(tmp_path / "elsewhere" / "secret.csv", DAY1)
+    write_csv(landing / "day1.csv", DAY1[:1] + ["536366,21777,RECIPE BOX,4,12/1/2010 9:02,7.95,,EIRE"])
+    (landing / "linked.csv").symlink_to(outside)
+    (landing / "linked_dir").symlink_to(outside.parent, target_is_directory=True)
+    inside = landing / "sub"
+    inside.mkdir()
+    (inside / "inner_link.csv").symlink_to(landing / "day1.csv")  # a link that stays inside is fine
+
+    manifest = by_path(land(zone, empty(LANDED_FILES), START, END, T0))
+    assert manifest["day1.csv"]["status"] == "active"
+    assert manifest["linked.csv"]["status"] == "rejected"
+    assert "resolves outside the landing zone" in manifest["linked.csv"]["reason"]
+    assert all(m["status"] == "rejected" for p, m in manifest.items() if p.startswith("linked_dir/"))
+    assert manifest["sub/inner_link.csv"]["status"] == "duplicate"  # same bytes as day1.csv
+    with pytest.raises(LandingError, match="resolves outside the landing zone"):
+        zone.read("../elsewhere/secret.csv")

@@ -186,3 +186,21 @@ def test_country_sales_per_month_and_country():
     assert (uk["gross_revenue_gbp"], uk["orders"], uk["customers"], uk["aov_gbp"]) == (18.0, 2, 2, 9.0)
     assert got["gross_revenue_gbp"].sum() == gold.monthly_kpis(silver()).collect()["gross_revenue_gbp"].sum()
     assert contract_failures(contracts.CountrySalesModel, got).height == 0
+
+
+def test_csv_exports_neutralise_spreadsheet_formulas_and_keep_numbers():
+    from retail_pipeline.warehouse import render
+
+    frame = pl.DataFrame(
+        {
+            "description": ["=HYPERLINK(\"http://127.0.0.1\")", "+44 123", "@SUM(A1)", "-2.5", "plain", "\t=1+1", None],
+            "quantity": [-1, 2, 3, -4, 5, 6, 7],
+        }
+    )
+    text = next(render(frame, "csv"))
+    back = pl.read_csv(text.encode())
+    assert back["description"].to_list() == [
+        "'=HYPERLINK(\"http://127.0.0.1\")", "'+44 123", "'@SUM(A1)", "-2.5", "plain", "'\t=1+1", None
+    ]
+    assert back["quantity"].to_list() == [-1, 2, 3, -4, 5, 6, 7]  # numbers stay numbers
+    assert next(render(frame, "json")).startswith('[{"description":"=HYPERLINK')  # JSON is data, not a sheet
