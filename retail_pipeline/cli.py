@@ -95,19 +95,20 @@ def _sql(args: argparse.Namespace) -> int:
 
 def _maintain(args: argparse.Namespace) -> int:
     from retail_pipeline.definitions import build_definitions
-    from retail_pipeline.operations import MAINTENANCE_JOB
+    from retail_pipeline.operations import MAINTENANCE_JOB, retention_from_env, root_cause
     from retail_pipeline.resources import build_resources
     from retail_pipeline.runner import instance_for_cli
 
     resources = build_resources(lakehouse=args.lakehouse)
-    config = {} if args.retention_hours is None else {"retention_hours": args.retention_hours}
+    retention = retention_from_env() if args.retention_hours is None else args.retention_hours  # a bad value: exit 2
+    config = {"retention_hours": retention}
     result = build_definitions(resources).resolve_job_def(MAINTENANCE_JOB).execute_in_process(
         instance=instance_for_cli(),
         run_config={"ops": {"maintain_tables": {"config": config}}, "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         raise_on_error=False,
     )
     if not result.success:
-        errors = [e.event_specific_data.error.message.strip() for e in result.all_events if e.is_step_failure]
+        errors = [root_cause(e.event_specific_data.error) for e in result.all_events if e.is_step_failure]
         print(f"error: maintenance failed (run {result.run_id}): {'; '.join(errors)}", file=sys.stderr)
         return 1
     print(f"{'table':<28} {'stored files':>14} {'active files':>14} {'stored MiB':>14}")

@@ -15,17 +15,17 @@ from retail_pipeline.warehouse import SQL_TABLES
 MAINTENANCE_JOB = "maintenance_job"
 
 
-def _retention_from_env() -> int:
+def retention_from_env() -> int:
     raw = os.environ.get("RETAIL_VACUUM_RETENTION_HOURS", str(DEFAULT_RETENTION_HOURS))
     try:
         return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"RETAIL_VACUUM_RETENTION_HOURS must be a whole number of hours, got {raw!r}") from exc
+    except ValueError:
+        raise ValueError(f"RETAIL_VACUUM_RETENTION_HOURS must be a whole number of hours, got {raw!r}") from None
 
 
 class MaintenanceConfig(dg.Config):
     retention_hours: int = Field(
-        default_factory=_retention_from_env,
+        default_factory=retention_from_env,
         ge=0,
         description="Vacuum keeps the files that versions younger than this need (RETAIL_VACUUM_RETENTION_HOURS, "
         "default 168: Delta's 7-day minimum; lower only when no reader may be looking at older versions).",

@@ -11,10 +11,10 @@ import polars as pl
 REPO = Path(__file__).resolve().parents[1]
 
 
-def cli(*args: str, home: Path, cwd: Path) -> subprocess.CompletedProcess:
+def cli(*args: str, home: Path, cwd: Path, extra_env: dict | None = None) -> subprocess.CompletedProcess:
     # The repo's dagster.yaml (its event log storage included), with its data in this test's directory.
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "DAGSTER_DATA_DIR": str(home)}
+    env = {**os.environ, "DAGSTER_HOME": str(home), "DAGSTER_DATA_DIR": str(home), **(extra_env or {})}
     env.pop("RETAIL_LANDING_DIR", None)
     env.pop("RETAIL_LAKEHOUSE_URI", None)
     return subprocess.run(
@@ -81,6 +81,16 @@ def test_sql_queries_the_gold_tables_as_the_warehouse_file_does(tmp_path):
     assert len(list((tmp_path / "lake" / "gold" / "monthly_kpis" / "_delta_log").glob("*.json"))) == version
     assert not (tmp_path / "out.csv").exists()
     assert pl.read_delta(str(tmp_path / "lake" / "gold" / "monthly_kpis")).height == 2
+
+    rows_before = pl.read_delta(str(tmp_path / "lake" / "silver" / "transactions")).height
+    maintained = cli("maintain", "--lakehouse", "lake", "--retention-hours", "0", home=home, cwd=tmp_path)
+    assert maintained.returncode == 0, maintained.stderr
+    line = next(l for l in maintained.stdout.splitlines() if l.startswith("silver/transactions"))
+    assert line.split()[1:4] == ["2", "->", "2"]  # two months, one file each: nothing to compact
+    assert pl.read_delta(str(tmp_path / "lake" / "silver" / "transactions")).height == rows_before
+    bad = cli("maintain", "--lakehouse", "lake", home=home, cwd=tmp_path, extra_env={"RETAIL_VACUUM_RETENTION_HOURS": "a week"})
+    assert bad.returncode == 2 and "RETAIL_VACUUM_RETENTION_HOURS must be a whole number of hours" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 def test_run_says_clearly_what_is_wrong_without_a_traceback(tmp_path):
