@@ -21,6 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 import polars as pl  # noqa: E402
 
+from retail_pipeline.transforms.marts import SEGMENT_NAMES  # noqa: E402
+
 TOP = 10
 COLOURS = {"gbp": "#1f4e79", "eur": "#2e8b57", "usd": "#c0504d"}
 THOUSANDS = FuncFormatter(lambda value, _: f"{value:,.0f}")
@@ -44,8 +46,6 @@ def kpi_figures(
     customer_rfm: pl.LazyFrame,
     scorecard: pl.LazyFrame,
 ) -> KpiFigures:
-    from retail_pipeline.transforms.marts import SEGMENT_NAMES
-
     countries = (
         country_sales.group_by(pl.col("country").fill_null("(none)"))
         .agg(pl.col("gross_revenue_gbp").sum())

@@ -73,16 +73,23 @@ def _evaluate(instance, result) -> str:
     return "\n".join(lines.lines)
 
 
-def test_a_failed_run_is_posted_to_the_webhook(failed_run, monkeypatch):
+def _alert_through_webhook(failed_run, monkeypatch, status: int) -> tuple[list[dict], str]:
+    """The posts a webhook on 127.0.0.1 answering ``status`` received, and what the sensor logged."""
     instance, result = failed_run
-    hook = Webhook()
+    hook = Webhook(status)
     monkeypatch.setenv("RETAIL_ALERT_WEBHOOK", hook.url)
     try:
         logged = _evaluate(instance, result)
     finally:
         hook.close()
-    assert len(hook.posts) == 1
-    post = hook.posts[0]
+    return hook.posts, logged
+
+
+def test_a_failed_run_is_posted_to_the_webhook(failed_run, monkeypatch):
+    _, result = failed_run
+    posts, logged = _alert_through_webhook(failed_run, monkeypatch, 200)
+    assert len(posts) == 1
+    post = posts[0]
     assert post["run_id"] == result.run_id and post["job"] == "landing_job"
     assert post["text"].startswith(f"retail-pipeline: run {result.run_id} of landing_job failed: bronze__")
     assert "Could not create local directory" in post["text"]  # the root cause, not only "steps failed"
@@ -91,14 +98,9 @@ def test_a_failed_run_is_posted_to_the_webhook(failed_run, monkeypatch):
 
 
 def test_a_webhook_that_fails_leaves_the_alert_in_the_log_without_its_url(failed_run, monkeypatch):
-    instance, result = failed_run
-    hook = Webhook(status=500)
-    monkeypatch.setenv("RETAIL_ALERT_WEBHOOK", hook.url)
-    try:
-        logged = _evaluate(instance, result)
-    finally:
-        hook.close()
-    assert len(hook.posts) == 1
+    _, result = failed_run
+    posts, logged = _alert_through_webhook(failed_run, monkeypatch, 500)
+    assert len(posts) == 1
     assert "the alert webhook answered HTTP 500; the alert is in this log only" in logged
     assert f"run {result.run_id} of landing_job failed" in logged
     assert "secret-token" not in logged and "127.0.0.1" not in logged

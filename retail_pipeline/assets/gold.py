@@ -13,16 +13,20 @@ from retail_pipeline.transforms.quality import build_scorecard
 SILVER_IN = {"silver": dg.AssetIn(key=["silver", "transactions"])}
 # The whole-history marts: rebuilt once after each batch of new daily partitions (automation.py).
 HISTORY_MART = {"automation_condition": HISTORY_MART_CONDITION, "group_name": "gold", "kinds": {"delta", "polars"}}
+# The daily gold tables: one business date, or a range of them in one run.
+DAILY_MART = {
+    "partitions_def": daily_partitions,
+    "backfill_policy": dg.BackfillPolicy.single_run(),
+    "group_name": "gold",
+    "kinds": {"delta", "polars"},
+}
 
 
 @dg.asset(
     key=["gold", "daily_sales"],
     ins=SILVER_IN,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
     metadata={PARTITION_COLUMN: "invoice_date"},
-    group_name="gold",
-    kinds={"delta", "polars"},
+    **DAILY_MART,
 )
 def daily_sales(silver: pl.LazyFrame) -> pl.LazyFrame:
     """Sales KPIs per business date and country: gross, product, cancelled and net revenue in GBP, EUR and
@@ -88,11 +92,8 @@ def country_sales(silver: pl.LazyFrame) -> pl.LazyFrame:
         "stats": dg.AssetIn(key=["silver", "partition_stats"]),
         "daily_sales": dg.AssetIn(key=["gold", "daily_sales"]),
     },
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
     metadata={PARTITION_COLUMN: "business_date"},
-    group_name="gold",
-    kinds={"delta", "polars"},
+    **DAILY_MART,
 )
 def dq_scorecard(
     context: dg.AssetExecutionContext,

@@ -5,20 +5,17 @@ joined by surrogate keys that are the same in every run (transforms/star.py)."""
 import dagster as dg
 import polars as pl
 
-from retail_pipeline.assets.gold import HISTORY_MART, SILVER_IN
+from retail_pipeline.assets.gold import DAILY_MART, HISTORY_MART, SILVER_IN
 from retail_pipeline.io_manager import PARTITION_COLUMN
-from retail_pipeline.partitions import daily_partitions, partitions_start
+from retail_pipeline.partitions import partitions_start
 from retail_pipeline.transforms import star
 
 
 @dg.asset(
     key=["gold", "fact_sales"],
     ins=SILVER_IN,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
     metadata={PARTITION_COLUMN: "invoice_date"},
-    group_name="gold",
-    kinds={"delta", "polars"},
+    **DAILY_MART,
 )
 def fact_sales(silver: pl.LazyFrame) -> pl.LazyFrame:
     """The sales fact: one row per silver line (every line type), with date_key, product_key, customer_key
