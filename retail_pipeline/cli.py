@@ -83,7 +83,7 @@ def _sql(args: argparse.Namespace) -> int:
     from retail_pipeline.lakehouse import Lakehouse
     from retail_pipeline.warehouse import SqlError, query, render
 
-    lakehouse = Lakehouse(root=args.lakehouse or os.environ.get("RETAIL_LAKEHOUSE_URI", "data/lakehouse"))
+    lakehouse = Lakehouse.from_env(args.lakehouse)
     try:
         for chunk in render(query(lakehouse, args.query), args.format, args.max_rows):
             print(chunk)

@@ -8,9 +8,11 @@ write, while a month bounds the files a one-day overwrite has to rewrite.
 """
 
 
+import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Optional
 
 import dagster as dg
 import polars as pl
@@ -55,21 +57,76 @@ class WriteResult:
     rows: int
 
 
+# Object-store settings: the lakehouse field -> the standard variable it is read from (``from_env``).
+# The credentials are kept as ``dg.EnvVar``: Dagster shows and stores the variable's name, never its value.
+STORAGE_ENV = {
+    "endpoint_url": "AWS_ENDPOINT_URL",
+    "region": "AWS_REGION",
+    "allow_http": "AWS_ALLOW_HTTP",
+    "access_key_id": "AWS_ACCESS_KEY_ID",
+    "secret_access_key": "AWS_SECRET_ACCESS_KEY",
+    "session_token": "AWS_SESSION_TOKEN",
+}
+SECRET_FIELDS = ("access_key_id", "secret_access_key", "session_token")
+
+
 class Lakehouse(dg.ConfigurableResource):
-    """The root of the Delta tables: a local path (default ``data/lakehouse``) or an object-store URI."""
+    """The root of the Delta tables: a local path (default ``data/lakehouse``) or an object-store URI such as
+    ``s3://bucket/prefix`` (S3 or an S3-compatible store like MinIO, reached at ``endpoint_url``)."""
 
     root: str = DEFAULT_LAKEHOUSE
+    endpoint_url: Optional[str] = None
+    region: Optional[str] = None
+    allow_http: Optional[str] = None  # "true" for an endpoint without TLS (MinIO in docker-compose)
+    access_key_id: Optional[str] = None
+    secret_access_key: Optional[str] = None
+    session_token: Optional[str] = None
+
+    @classmethod
+    def from_env(cls, root: Optional[str] = None, environ: Optional[dict] = None) -> "Lakehouse":
+        """``root`` (else ``RETAIL_LAKEHOUSE_URI``, else ``data/lakehouse``); for an object-store root, the
+        ``AWS_*`` variables of ``STORAGE_ENV`` that are set, the credentials as ``dg.EnvVar``."""
+        environ = os.environ if environ is None else environ
+        root = root or environ.get("RETAIL_LAKEHOUSE_URI") or DEFAULT_LAKEHOUSE
+        settings: dict = {}
+        if "://" in root:
+            for name, variable in STORAGE_ENV.items():
+                if environ.get(variable, "").strip():
+                    settings[name] = dg.EnvVar(variable) if name in SECRET_FIELDS else environ[variable].strip()
+        return cls(root=root, **settings)
+
+    @property
+    def remote(self) -> bool:
+        return "://" in self.root
+
+    def storage_options(self) -> Optional[dict[str, str]]:
+        """What deltalake and polars need to reach an object-store root (None for a local one). Secret: never
+        log or return it in metadata."""
+        if not self.remote:
+            return None
+        options = {}
+        for name, variable in STORAGE_ENV.items():
+            value = getattr(self, name)
+            # Outside a Dagster run (the CLI), an EnvVar field is still the variable's name: read it now.
+            value = value.get_value() if isinstance(value, dg.EnvVar) else value
+            if value:
+                options[variable] = value
+        return options
 
     def uri(self, table: str) -> str:
-        if "://" in self.root:
+        if self.remote:
             return f"{self.root.rstrip('/')}/{table}"
         return str(Path(self.root).resolve() / table)
 
+    def table(self, table: str) -> DeltaTable:
+        """The Delta table ``table`` (``layer/name``) at its latest version."""
+        return DeltaTable(self.uri(table), storage_options=self.storage_options())
+
     def exists(self, table: str) -> bool:
-        return DeltaTable.is_deltatable(self.uri(table))
+        return DeltaTable.is_deltatable(self.uri(table), storage_options=self.storage_options())
 
     def version(self, table: str) -> int:
-        return DeltaTable(self.uri(table)).version()
+        return self.table(table).version()
 
     def scan(self, table: str, date_column: str | None = None, window: Window | None = None) -> pl.LazyFrame:
         """A lazy scan of ``table``, restricted to ``window`` of ``date_column`` when given."""
@@ -78,7 +135,7 @@ class Lakehouse(dg.ConfigurableResource):
             raise MissingTableError(
                 f"Delta table {table!r} does not exist yet (looked at {uri}): materialise it first."
             )
-        frame = pl.scan_delta(uri)
+        frame = pl.scan_delta(uri, storage_options=self.storage_options())
         if MONTH_COLUMN in frame.collect_schema().names():
             if window is not None:
                 # Filtering the partition column too lets the scan skip whole months.
@@ -103,10 +160,18 @@ class Lakehouse(dg.ConfigurableResource):
         """Replace the whole table, or only the days of ``window`` when it is a daily table."""
         uri = self.uri(table)
         stamp = CommitProperties(custom_metadata={VERSION_KEY: SCHEMA_VERSION})
+        options = self.storage_options()
         if date_column is None:
             # Whole-table rewrites rebuild the table, so any older schema is simply replaced.
-            write_deltalake(uri, frame.to_arrow(), mode="overwrite", schema_mode="overwrite", commit_properties=stamp)
-            return WriteResult(uri, DeltaTable(uri).version(), frame.height)
+            write_deltalake(
+                uri,
+                frame.to_arrow(),
+                mode="overwrite",
+                schema_mode="overwrite",
+                commit_properties=stamp,
+                storage_options=options,
+            )
+            return WriteResult(uri, self.version(table), frame.height)
 
         if window is not None:
             outside = frame.filter(~window.expr(date_column).fill_null(False)).height
@@ -116,10 +181,15 @@ class Lakehouse(dg.ConfigurableResource):
                     f"[{window.start}, {window.end}); refusing to write them"
                 )
         frame = frame.with_columns(pl.col(date_column).dt.truncate("1mo").alias(MONTH_COLUMN))
-        if window is None or not DeltaTable.is_deltatable(uri):
+        if window is None or not self.exists(table):
             # First write (or a deliberate full rewrite): creates the table with its schema, even with 0 rows.
             write_deltalake(
-                uri, frame.to_arrow(), mode="overwrite", partition_by=[MONTH_COLUMN], commit_properties=stamp
+                uri,
+                frame.to_arrow(),
+                mode="overwrite",
+                partition_by=[MONTH_COLUMN],
+                commit_properties=stamp,
+                storage_options=options,
             )
         else:
             self._check_version(table, uri)
@@ -133,8 +203,9 @@ class Lakehouse(dg.ConfigurableResource):
                 partition_by=[MONTH_COLUMN],
                 schema_mode="merge",
                 commit_properties=stamp,
+                storage_options=options,
             )
-        return WriteResult(uri, DeltaTable(uri).version(), frame.height)
+        return WriteResult(uri, self.version(table), frame.height)
 
 
     def append(self, table: str, frame: pl.DataFrame) -> WriteResult:
@@ -142,16 +213,24 @@ class Lakehouse(dg.ConfigurableResource):
         Appending no rows makes no commit, so a re-run that found nothing new leaves the table as it was."""
         uri = self.uri(table)
         stamp = CommitProperties(custom_metadata={VERSION_KEY: SCHEMA_VERSION})
-        if not DeltaTable.is_deltatable(uri):
-            write_deltalake(uri, frame.to_arrow(), mode="overwrite", commit_properties=stamp)
+        options = self.storage_options()
+        if not self.exists(table):
+            write_deltalake(uri, frame.to_arrow(), mode="overwrite", commit_properties=stamp, storage_options=options)
         elif frame.height:
-            write_deltalake(uri, frame.to_arrow(), mode="append", schema_mode="merge", commit_properties=stamp)
-        return WriteResult(uri, DeltaTable(uri).version(), frame.height)
+            write_deltalake(
+                uri,
+                frame.to_arrow(),
+                mode="append",
+                schema_mode="merge",
+                commit_properties=stamp,
+                storage_options=options,
+            )
+        return WriteResult(uri, self.version(table), frame.height)
 
     def schema_version(self, table: str) -> str | None:
         """The schema version recorded by the last write of ``table``: None if that write recorded none (a
         release before versions were recorded, or another writer). Maintenance commits are not writes."""
-        for commit in DeltaTable(self.uri(table)).history(50):
+        for commit in self.table(table).history(50):
             if str(commit.get("operation", "")).startswith(("OPTIMIZE", "VACUUM")):
                 continue
             return str(commit[VERSION_KEY]) if VERSION_KEY in commit else None

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-from deltalake import DeltaTable
+
+from retail_pipeline.lakehouse import Lakehouse
 
 # Files younger than this stay on vacuum: a reader (or a time-travel query) that started within the
 # retention can still open the version it began with. Delta's own minimum default is 7 days.
@@ -53,28 +54,28 @@ class Maintained:
         return figures
 
 
-def files(uri: str) -> Files:
-    """What the table holds now: its current version's data files, and every data file in storage."""
-    table = DeltaTable(uri)
+def files(lakehouse: Lakehouse, name: str) -> Files:
+    """What table ``name`` holds now: its current version's data files, and every data file in storage."""
+    table = lakehouse.table(name)
     actions = pl.DataFrame(table.get_add_actions(flatten=True)).select("path", "size_bytes")
     active, active_bytes = actions.height, int(actions["size_bytes"].sum())
-    if "://" not in uri:
-        stored = [p for p in Path(uri).rglob("*.parquet") if "_delta_log" not in p.parts]
+    if not lakehouse.remote:
+        stored = [p for p in Path(lakehouse.uri(name)).rglob("*.parquet") if "_delta_log" not in p.parts]
         return Files(active, active_bytes, len(stored), sum(p.stat().st_size for p in stored))
     # On an object store, the files no version references are what a vacuum with no retention would delete.
     unreferenced = table.vacuum(retention_hours=0, dry_run=True, enforce_retention_duration=False)
     return Files(active, active_bytes, active + len(unreferenced), None)
 
 
-def maintain(table: str, uri: str, retention_hours: int = DEFAULT_RETENTION_HOURS) -> Maintained:
-    """Compact ``uri``'s small files (per physical partition), checkpoint its log, and vacuum the data files
+def maintain(lakehouse: Lakehouse, table: str, retention_hours: int = DEFAULT_RETENTION_HOURS) -> Maintained:
+    """Compact ``table``'s small files (per physical partition), checkpoint its log, and vacuum the data files
     that no version younger than ``retention_hours`` needs. The table's rows do not change."""
-    before = files(uri)
-    dt = DeltaTable(uri)
+    before = files(lakehouse, table)
+    dt = lakehouse.table(table)
     compacted = dt.optimize.compact()
-    dt = DeltaTable(uri)
+    dt = lakehouse.table(table)
     dt.create_checkpoint()
-    compacted_files = files(uri)
+    compacted_files = files(lakehouse, table)
     # Below Delta's 7-day minimum only because the user asked for it (RETAIL_VACUUM_RETENTION_HOURS).
     dt.vacuum(
         retention_hours=retention_hours,
@@ -82,7 +83,7 @@ def maintain(table: str, uri: str, retention_hours: int = DEFAULT_RETENTION_HOUR
         enforce_retention_duration=retention_hours >= DEFAULT_RETENTION_HOURS,
     )
     dt.cleanup_metadata()  # log files older than the retention that the checkpoint made redundant
-    after = files(uri)
+    after = files(lakehouse, table)
     return Maintained(
         table=table,
         before=before,
@@ -90,5 +91,5 @@ def maintain(table: str, uri: str, retention_hours: int = DEFAULT_RETENTION_HOUR
         files_compacted=int(compacted.get("numFilesRemoved", 0)),
         # Counted in storage: vacuum's own list also names files an earlier vacuum already deleted.
         files_vacuumed=compacted_files.stored - after.stored,
-        version=DeltaTable(uri).version(),
+        version=lakehouse.version(table),
     )

@@ -38,7 +38,7 @@ def maintain_tables(context: dg.OpExecutionContext, config: MaintenanceConfig, l
     for table in sorted(SQL_TABLES.values()):  # every Delta table of the graph (a test keeps the list complete)
         if not lakehouse.exists(table):  # not written yet
             continue
-        done = maintain(table, lakehouse.uri(table), config.retention_hours)
+        done = maintain(lakehouse, table, config.retention_hours)
         context.log_event(dg.AssetObservation(asset_key=dg.AssetKey(table.split("/")), metadata=done.metadata()))
         context.log.info(
             f"{table}: {done.before.stored} -> {done.after.stored} data files stored, "

@@ -11,7 +11,7 @@ from dagster_duckdb import DuckDBResource
 from retail_pipeline.apis import CountriesApi, FxApi
 from retail_pipeline.checks import QualityThresholds
 from retail_pipeline.io_manager import DeltaIOManager
-from retail_pipeline.lakehouse import DEFAULT_LAKEHOUSE, Lakehouse
+from retail_pipeline.lakehouse import Lakehouse
 from retail_pipeline.landing import DEFAULT_LANDING, LandingZone
 
 
@@ -28,11 +28,12 @@ def beside_lakehouse(root: str, name: str) -> str:
 
 
 def build_resources(landing: str | None = None, lakehouse: str | None = None) -> dict:
-    """``RETAIL_LANDING_DIR`` and ``RETAIL_LAKEHOUSE_URI`` unless given; defaults under ``data/``. The
+    """``RETAIL_LANDING_DIR`` and ``RETAIL_LAKEHOUSE_URI`` unless given; defaults under ``data/``; an
+    object-store lakehouse reaches its store with the ``AWS_*`` variables (``Lakehouse.from_env``). The
     reference APIs from ``RETAIL_FX_API_*`` / ``RETAIL_COUNTRIES_API_*`` / ``RETAIL_API_*`` (apis.py). The
     warehouse file and the reports sit beside the lakehouse unless ``RETAIL_WAREHOUSE_PATH`` /
     ``RETAIL_REPORTS_DIR`` say otherwise."""
-    house = Lakehouse(root=lakehouse or os.environ.get("RETAIL_LAKEHOUSE_URI", DEFAULT_LAKEHOUSE))
+    house = Lakehouse.from_env(lakehouse)
     return {
         "duckdb": DuckDBResource(
             database=os.environ.get("RETAIL_WAREHOUSE_PATH") or beside_lakehouse(house.root, "warehouse.duckdb")

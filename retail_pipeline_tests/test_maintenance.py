@@ -22,12 +22,11 @@ def test_maintenance_compacts_and_vacuums_without_changing_the_rows(tmp_path):
         frame = pl.DataFrame({"business_date": [day] * 3, "value": [i, i + 1, i + 2]})
         house.write("t/daily", frame, "business_date", Window(day, day + timedelta(days=1)))
     house.write("t/daily", pl.DataFrame({"business_date": [first], "value": [99]}), "business_date", Window(first, first + timedelta(days=1)))
-    uri = house.uri("t/daily")
     rows = house.read("t/daily").sort("business_date", "value")
-    before = files(uri)
+    before = files(house, "t/daily")
     assert (before.active, before.stored) == (10, 11)  # the first day's old file is still stored
 
-    done = maintain("t/daily", uri, retention_hours=0)
+    done = maintain(house, "t/daily", retention_hours=0)
     assert done.before == before
     assert (done.after.active, done.after.stored) == (1, 1)  # one month, one file, nothing unreferenced
     assert done.files_compacted == 10 and done.files_vacuumed == 11  # the ten compacted and the overwritten one
@@ -35,7 +34,7 @@ def test_maintenance_compacts_and_vacuums_without_changing_the_rows(tmp_path):
     assert house.read("t/daily").sort("business_date", "value").equals(rows)
     assert house.schema_version("t/daily") == SCHEMA_VERSION  # maintenance commits are not writes
 
-    again = maintain("t/daily", uri, retention_hours=0)
+    again = maintain(house, "t/daily", retention_hours=0)
     assert (again.files_compacted, again.files_vacuumed, again.after) == (0, 0, done.after)
 
 
@@ -43,7 +42,7 @@ def test_the_default_retention_keeps_files_a_reader_may_still_need(tmp_path):
     house = Lakehouse(root=str(tmp_path / "lakehouse"))
     for value in (1, 2):
         house.write("t/whole", pl.DataFrame({"value": [value]}))
-    done = maintain("t/whole", house.uri("t/whole"))  # 168 hours: nothing is old enough
+    done = maintain(house, "t/whole")  # 168 hours: nothing is old enough
     assert done.files_vacuumed == 0 and done.after.stored == 2
 
 
@@ -53,7 +52,7 @@ def test_the_maintenance_job_after_a_day_by_day_backfill(landing, tmp_path):
     backfill(str(landing), str(root), dg.DagsterInstance.ephemeral(), date(2010, 12, 1), date(2010, 12, 3), 1, lambda _: None)
     house = Lakehouse(root=str(root))
     tables = snapshot(house)
-    stored = files(house.uri("silver/transactions")).stored
+    stored = files(house, "silver/transactions").stored
     assert stored >= 3  # one file per day's run
 
     defs = build_definitions(build_resources(str(landing), str(root)))
