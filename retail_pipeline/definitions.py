@@ -1,5 +1,7 @@
 """The Dagster definitions of the retail lakehouse: what `dagster dev` and `retail-pipeline run` load."""
 
+import os
+
 import dagster as dg
 
 from retail_pipeline.assets import bronze, gold, serving, silver, star
@@ -71,6 +73,27 @@ history_job = dg.define_asset_job(
 )
 
 
+EXECUTORS = ("in_process", "multiprocess")
+
+
+def executor_from_env(environ=None) -> dg.ExecutorDefinition:
+    """The executor of the jobs launched by Dagster (the UI, sensors, schedules), from ``RETAIL_EXECUTOR``.
+
+    ``in_process`` (the default): one process per run. The multiprocess executor starts a Python per step
+    (~3 s each here, measured: a one-day run of incremental_job took minutes), which costs more than the
+    steps' own work on a laptop. ``multiprocess``: Dagster's multiprocess executor, for a deployment whose
+    steps outweigh that cost; it starts its step processes with ``spawn`` unless the run config says
+    ``execution: {config: {start_method: {forkserver: {}}, max_concurrent: N}}``. Never ``fork`` (Dagster
+    does not offer it): deltalake panics in a forked child of a process that has used it (tokio runtime).
+    It needs a persistent instance (``DAGSTER_HOME``). ``retail-pipeline run`` always runs in process.
+    """
+    environ = os.environ if environ is None else environ
+    choice = (environ.get("RETAIL_EXECUTOR") or "in_process").strip().lower().replace("-", "_")
+    if choice not in EXECUTORS:
+        raise ValueError(f"RETAIL_EXECUTOR must be one of {', '.join(EXECUTORS)}, got {environ['RETAIL_EXECUTOR']!r}")
+    return dg.multiprocess_executor if choice == "multiprocess" else dg.in_process_executor
+
+
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
     """The definitions with the given resources (default: from the environment, see ``build_resources``)."""
     return dg.Definitions(
@@ -79,9 +102,8 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
         jobs=[landing_job, daily_job, partitions_job, incremental_job, nightly_job, history_job, maintenance_job],
         sensors=[landing_sensor, history_marts_sensor, run_failure_alert],
         schedules=[nightly_schedule, maintenance_schedule],
-        # One process per run: the multiprocess default starts a Python per step (~3 s each here, measured:
-        # a one-day run of incremental_job took minutes), which costs more than the steps' own work.
-        executor=dg.in_process_executor,
+        # One process per run unless RETAIL_EXECUTOR=multiprocess (see executor_from_env for why).
+        executor=executor_from_env(),
         resources=resources or build_resources(),
     )
 

@@ -8,7 +8,10 @@ write, while a month bounds the files a one-day overwrite has to rewrite.
 """
 
 
+import logging
 import os
+import random
+import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,6 +20,7 @@ from typing import Optional
 import dagster as dg
 import polars as pl
 from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import CommitFailedError
 
 MONTH_COLUMN = "_month"
 DEFAULT_LAKEHOUSE = "data/lakehouse"
@@ -25,6 +29,13 @@ DEFAULT_LAKEHOUSE = "data/lakehouse"
 # daily table written by another major version is refused with instructions to rebuild it.
 SCHEMA_VERSION = "1.1"
 VERSION_KEY = "retail_pipeline.schema_version"
+# Two runs can write one table at once (two backfills, a UI run beside `retail-pipeline run`). Delta lets
+# only one of them commit a given version: the other gets CommitFailedError (measured: two runs rebuilding
+# the same day, or two days held by the same month's files) and has committed nothing. Every write here
+# replaces a window or a whole table (or appends rows that were not committed), so doing it again against
+# the newer snapshot is correct: retry a few times with a jittered backoff, then fail with a clear error.
+COMMIT_ATTEMPTS = 8
+COMMIT_BACKOFF_SECONDS = 0.1  # doubled per attempt, times a random factor in [0.5, 1.5), capped at 3 s
 
 
 class IncompatibleTableError(RuntimeError):
@@ -33,6 +44,10 @@ class IncompatibleTableError(RuntimeError):
 
 class MissingTableError(RuntimeError):
     """A table was read before anything wrote it."""
+
+
+class ConcurrentWriteError(RuntimeError):
+    """A write lost the commit to concurrent writers of the same table ``COMMIT_ATTEMPTS`` times in a row."""
 
 
 @dataclass(frozen=True)
@@ -162,14 +177,18 @@ class Lakehouse(dg.ConfigurableResource):
         stamp = CommitProperties(custom_metadata={VERSION_KEY: SCHEMA_VERSION})
         options = self.storage_options()
         if date_column is None:
+            self._create(table, frame, partition_by=None, stamp=stamp)
             # Whole-table rewrites rebuild the table, so any older schema is simply replaced.
-            write_deltalake(
-                uri,
-                frame.to_arrow(),
-                mode="overwrite",
-                schema_mode="overwrite",
-                commit_properties=stamp,
-                storage_options=options,
+            _retry_commit(
+                table,
+                lambda: write_deltalake(
+                    uri,
+                    frame.to_arrow(),
+                    mode="overwrite",
+                    schema_mode="overwrite",
+                    commit_properties=stamp,
+                    storage_options=options,
+                ),
             )
             return WriteResult(uri, self.version(table), frame.height)
 
@@ -181,32 +200,53 @@ class Lakehouse(dg.ConfigurableResource):
                     f"[{window.start}, {window.end}); refusing to write them"
                 )
         frame = frame.with_columns(pl.col(date_column).dt.truncate("1mo").alias(MONTH_COLUMN))
-        if window is None or not self.exists(table):
-            # First write (or a deliberate full rewrite): creates the table with its schema, even with 0 rows.
-            write_deltalake(
-                uri,
-                frame.to_arrow(),
-                mode="overwrite",
-                partition_by=[MONTH_COLUMN],
-                commit_properties=stamp,
-                storage_options=options,
-            )
-        else:
-            self._check_version(table, uri)
-            # "merge" lets a release that adds columns evolve an existing table in place (old rows read
-            # the new columns as null); a changed type still fails, with deltalake's message.
-            write_deltalake(
-                uri,
-                frame.to_arrow(),
-                mode="overwrite",
-                predicate=window.predicate(date_column),
-                partition_by=[MONTH_COLUMN],
-                schema_mode="merge",
-                commit_properties=stamp,
-                storage_options=options,
-            )
+        self._create(table, frame, partition_by=[MONTH_COLUMN], stamp=stamp)
+
+        def attempt() -> None:
+            if window is None:
+                # A deliberate full rewrite of a daily table.
+                write_deltalake(
+                    uri,
+                    frame.to_arrow(),
+                    mode="overwrite",
+                    partition_by=[MONTH_COLUMN],
+                    commit_properties=stamp,
+                    storage_options=options,
+                )
+            else:
+                self._check_version(table, uri)
+                # "merge" lets a release that adds columns evolve an existing table in place (old rows read
+                # the new columns as null); a changed type still fails, with deltalake's message.
+                write_deltalake(
+                    uri,
+                    frame.to_arrow(),
+                    mode="overwrite",
+                    predicate=window.predicate(date_column),
+                    partition_by=[MONTH_COLUMN],
+                    schema_mode="merge",
+                    commit_properties=stamp,
+                    storage_options=options,
+                )
+
+        _retry_commit(table, attempt)
         return WriteResult(uri, self.version(table), frame.height)
 
+
+    def _create(self, table: str, frame: pl.DataFrame, partition_by: list[str] | None, stamp: CommitProperties) -> None:
+        """Create ``table`` empty, with ``frame``'s schema, if it does not exist. Two writers that both create
+        a table with rows both succeed, the second one's rows appended (deltalake 1.6: 200,000 rows from two
+        100,000-row creates, 4 times out of 4), so a write never creates a table with its rows: it creates
+        it empty, then replaces its window or its content, which concurrent writers conflict on (and retry)."""
+        if self.exists(table):
+            return
+        write_deltalake(
+            self.uri(table),
+            frame.head(0).to_arrow(),
+            mode="overwrite",
+            partition_by=partition_by,
+            commit_properties=stamp,
+            storage_options=self.storage_options(),
+        )
 
     def append(self, table: str, frame: pl.DataFrame) -> WriteResult:
         """Add rows to an append-only table (a fetch log); creates it, with its schema, if it is missing.
@@ -214,17 +254,21 @@ class Lakehouse(dg.ConfigurableResource):
         uri = self.uri(table)
         stamp = CommitProperties(custom_metadata={VERSION_KEY: SCHEMA_VERSION})
         options = self.storage_options()
-        if not self.exists(table):
-            write_deltalake(uri, frame.to_arrow(), mode="overwrite", commit_properties=stamp, storage_options=options)
-        elif frame.height:
-            write_deltalake(
-                uri,
-                frame.to_arrow(),
-                mode="append",
-                schema_mode="merge",
-                commit_properties=stamp,
-                storage_options=options,
-            )
+
+        def attempt() -> None:
+            if not self.exists(table):
+                write_deltalake(uri, frame.to_arrow(), mode="overwrite", commit_properties=stamp, storage_options=options)
+            elif frame.height:
+                write_deltalake(
+                    uri,
+                    frame.to_arrow(),
+                    mode="append",
+                    schema_mode="merge",
+                    commit_properties=stamp,
+                    storage_options=options,
+                )
+
+        _retry_commit(table, attempt)
         return WriteResult(uri, self.version(table), frame.height)
 
     def schema_version(self, table: str) -> str | None:
@@ -249,3 +293,25 @@ class Lakehouse(dg.ConfigurableResource):
 
 def _month(day: date) -> date:
     return day.replace(day=1)
+
+
+def _retry_commit(table: str, attempt, attempts: int | None = None) -> None:
+    """Run ``attempt`` (one whole write of ``table``) until it commits; see ``COMMIT_ATTEMPTS``."""
+    attempts = attempts or COMMIT_ATTEMPTS
+    for number in range(1, attempts + 1):
+        try:
+            attempt()
+            return
+        except CommitFailedError as exc:
+            if number == attempts:
+                raise ConcurrentWriteError(
+                    f"{table}: other runs writing the same table committed first {attempts} times in a row, so "
+                    f"this write was not committed (the table is unchanged by it). Run it again once they are "
+                    f"done; re-running a partition is safe. Last conflict: {exc}"
+                ) from exc
+            delay = min(3.0, COMMIT_BACKOFF_SECONDS * 2 ** (number - 1)) * random.uniform(0.5, 1.5)
+            logging.getLogger(__name__).warning(
+                "%s: another run committed first (%s); writing again in %.2f s (attempt %d of %d)",
+                table, str(exc).splitlines()[0], delay, number + 1, attempts,
+            )
+            time.sleep(delay)
