@@ -24,6 +24,7 @@ import dagster as dg
 import polars as pl
 
 from retail_pipeline.contracts import LANDED_FILES
+from retail_pipeline.erasure import ERASED_ROWS_TABLE, is_erased, registered
 from retail_pipeline.lakehouse import Lakehouse
 from retail_pipeline.landing import LandingZone, files_to_probe, resolve_manifest, upgrade_manifest
 from retail_pipeline.partitions import TIMEZONE, partition_bounds
@@ -105,8 +106,11 @@ def settled_listing(listing: pl.DataFrame, previous_seen: dict[str, list[int]], 
 
 def stale_dates(manifest: pl.DataFrame, bronze_files: pl.DataFrame, start: date, end: date) -> list[date]:
     """Business dates in ``[start, end)`` where bronze does not hold exactly the active files' versions:
-    new files, changed files (old and new dates), files that stopped being active. A file now ``missing``
-    calls for nothing by itself (DESIGN.md: a deletion rebuilds nothing)."""
+    new files, changed files (old and new dates), files that stopped being active, and dates where bronze
+    still holds rows of a customer in the erasure register (``bronze_files``' ``erased_customer_rows``). A
+    file now ``missing`` calls for nothing by itself (DESIGN.md: a deletion rebuilds nothing). Records left
+    out for erasure are accounted for by ``bronze/erased_rows``, so a date whose records were all erased is
+    not stale."""
     expected = (
         manifest.lazy()
         .filter(pl.col("status") == "active")
@@ -123,7 +127,11 @@ def stale_dates(manifest: pl.DataFrame, bronze_files: pl.DataFrame, start: date,
         missing, on="_source_file", how="anti"
     )
     keys = ["_source_file", "_file_sha256", "_partition_date"]
-    differ = pl.concat([expected.join(actual, on=keys, how="anti"), actual.join(expected, on=keys, how="anti")])
+    differ = [expected.join(actual, on=keys, how="anti"), actual.join(expected, on=keys, how="anti")]
+    if "erased_customer_rows" in bronze_files.columns:
+        # Bronze still holds rows of a customer registered since: rebuilding the date leaves them out.
+        differ.append(bronze_files.lazy().filter(pl.col("erased_customer_rows") > 0).select(*keys))
+    differ = pl.concat(differ)
     return differ.select("_partition_date").unique().sort("_partition_date").collect().to_series().to_list()
 
 
@@ -140,16 +148,29 @@ def group_ranges(dates: list[date], max_gap_days: int = MAX_GAP_DAYS, max_len: i
 
 
 def bronze_files(lakehouse: Lakehouse) -> pl.DataFrame:
-    """(file, sha256, business date, rows) of what bronze holds."""
+    """(file, sha256, business date, rows) of what bronze holds, with ``erased_customer_rows``: the rows of
+    customers in the erasure register that bronze still holds (it must hold none). A file version whose
+    records of a date were all left out for erasure (``bronze/erased_rows``) counts as held, with 0 rows."""
     keys = {"_source_file": pl.String, "_file_sha256": pl.String, "_partition_date": pl.Date}
-    if not lakehouse.exists("bronze/transactions"):
-        return pl.DataFrame(schema={**keys, "rows": pl.Int64})
-    return (
-        lakehouse.scan("bronze/transactions")
-        .group_by(*keys)
-        .agg(pl.len().cast(pl.Int64).alias("rows"))
-        .collect()
-    )
+    counts = {"rows": pl.Int64, "erased_customer_rows": pl.Int64}
+    parts = [pl.LazyFrame(schema={**keys, **counts})]
+    if lakehouse.exists("bronze/transactions"):
+        ids = registered(lakehouse)
+        # Without a register, the customer columns are not read at all.
+        erased = is_erased(ids).sum() if ids.len() else pl.lit(0)
+        parts.append(
+            lakehouse.scan("bronze/transactions")
+            .group_by(*keys)
+            .agg(pl.len().cast(pl.Int64).alias("rows"), erased.cast(pl.Int64).alias("erased_customer_rows"))
+        )
+    if lakehouse.exists(ERASED_ROWS_TABLE):
+        parts.append(
+            lakehouse.scan(ERASED_ROWS_TABLE)
+            .select(*keys)
+            .unique()
+            .with_columns(pl.lit(0, pl.Int64).alias("rows"), pl.lit(0, pl.Int64).alias("erased_customer_rows"))
+        )
+    return pl.concat(parts).group_by(*keys).agg(pl.col(*counts).sum()).collect()
 
 
 def range_run_key(first: date, last: date, manifest: pl.DataFrame) -> str:

@@ -1,5 +1,6 @@
 """The ``retail-pipeline`` command line: ``generate`` synthetic landing files, ``run`` or ``backfill`` the
-pipeline, look at the ``quarantine``, query the tables with ``sql``."""
+pipeline, look at the ``quarantine``, query the tables with ``sql``, ``maintain`` them, and
+``forget-customer`` (right to erasure)."""
 
 import argparse
 import os
@@ -22,9 +23,9 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _materialise(args: argparse.Namespace, work) -> int:
-    """Shared by ``run`` and ``backfill``: check the landing zone, call ``work(landing, instance)``, print the
-    summary, and turn the errors a user can act on into one line and an exit code."""
+def _materialise(args: argparse.Namespace, work, summarise=None) -> int:
+    """Shared by ``run``, ``backfill`` and ``forget-customer``: check the landing zone, call ``work(landing,
+    instance)``, print its summary, and turn the errors a user can act on into one line and an exit code."""
     from retail_pipeline.apis import ApiConfigError
 
     try:
@@ -41,7 +42,7 @@ def _materialise(args: argparse.Namespace, work) -> int:
     except RunFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(summary(report))
+    print((summarise or summary)(report))
     return 0
 
 
@@ -128,6 +129,27 @@ def _maintain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _forget_customer(args: argparse.Namespace) -> int:
+    """Exit 0: erased and verified, or an unknown customer (nothing changed); 1: a run failed or a row
+    remains (named); 2: a bad id or a missing landing zone."""
+    from retail_pipeline.erasure import ErasureError, erasure_summary, forget_customer, normalise_id
+
+    try:
+        normalise_id(args.customer_id)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    def work(landing, instance):
+        return forget_customer(landing, args.lakehouse, args.customer_id, instance)
+
+    try:
+        return _materialise(args, work, summarise=erasure_summary)
+    except ErasureError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -193,6 +215,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     maintain.add_argument("--lakehouse", help="lakehouse root (default $RETAIL_LAKEHOUSE_URI or data/lakehouse)")
     maintain.set_defaults(handler=_maintain)
+
+    forget = commands.add_parser(
+        "forget-customer",
+        help="erase one customer from every table and the warehouse, then vacuum the old files (right to erasure)",
+        description="Register the customer in bronze/erased_customers (no landing file brings them back), rebuild "
+        "the business dates they appear in and the whole-history marts, the warehouse and the report, vacuum "
+        "every table with no retention and purge old Delta log versions, then verify that 0 rows remain. "
+        "It cannot erase the landing files (redact or delete them) nor the row previews in Dagster's event log "
+        "of earlier runs. Exit 0: erased, or an unknown id (nothing changed); 1: a run failed or a row remains; "
+        "2: a bad id or no landing zone.",
+    )
+    forget.add_argument("customer_id", help="the CustomerID, as in the exports (17850 or 17850.0)")
+    forget.add_argument("--landing", help="landing zone (default $RETAIL_LANDING_DIR or data/landing)")
+    forget.add_argument("--lakehouse", help="lakehouse root (default $RETAIL_LAKEHOUSE_URI or data/lakehouse)")
+    forget.set_defaults(handler=_forget_customer)
     return parser
 
 

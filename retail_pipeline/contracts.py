@@ -506,6 +506,33 @@ class CountrySalesModel(KpiMeasuresModel):
         unique = ["month", "country"]
 
 
+class ErasedRowsModel(pa.DataFrameModel):
+    """bronze/erased_rows: per business date and landing-file version, the records bronze did not land because
+    their customer is in the erasure register. With bronze's rows they account for every record of the active
+    files; no customer id is kept here."""
+
+    partition_date: pl.Date = pa.Field(alias="_partition_date")
+    source_file: str = pa.Field(alias="_source_file")
+    file_sha256: str = pa.Field(alias="_file_sha256", str_matches=r"^[0-9a-f]{64}$")
+    rows_erased: pl.Int64 = pa.Field(ge=1)
+    run_id: str = pa.Field(alias="_run_id")
+
+    class Config:
+        strict = True
+        unique = ["_partition_date", "_source_file", "_file_sha256"]
+
+
+class ErasedCustomersModel(pa.DataFrameModel):
+    """bronze/erased_customers: the erasure register, written only by ``retail-pipeline forget-customer``. Its
+    customers' records never land in bronze again, whatever file brings them."""
+
+    customer_id: str = pa.Field(unique=True, str_matches=r"^\S+$")  # as silver normalises it: 17850
+    requested_at: UTC_TS
+
+    class Config:
+        strict = True
+
+
 def polars_schema(model: type[pa.DataFrameModel], exclude: tuple[str, ...] = ()) -> pl.Schema:
     """The column names and polars types of a contract, in its order (less ``exclude``)."""
     columns = model.to_schema().columns.items()
@@ -534,3 +561,5 @@ PRODUCT_PERFORMANCE = polars_schema(ProductPerformanceModel)
 PRODUCT_FEATURES = polars_schema(ProductFeaturesModel)
 CUSTOMER_RFM = polars_schema(CustomerRfmModel)
 COUNTRY_SALES = polars_schema(CountrySalesModel)
+ERASED_ROWS = polars_schema(ErasedRowsModel)
+ERASED_CUSTOMERS = polars_schema(ErasedCustomersModel)

@@ -10,6 +10,7 @@ whole-history marts once (``history_job``). ``backfill``: the same for a given r
 import gc
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ from retail_pipeline.automation import (
     max_partitions_per_run,
     stale_dates,
 )
+from retail_pipeline.erasure import ERASED_ROWS_TABLE, REGISTER
 from retail_pipeline.definitions import HISTORY_JOB, LANDING_JOB, PARTITIONS_JOB, build_definitions
 from retail_pipeline.lakehouse import SCHEMA_VERSION, Lakehouse, Window
 from retail_pipeline.operations import root_cause
@@ -36,6 +38,7 @@ from retail_pipeline.resources import build_resources
 # what failed itself, and the full log stays in the run's page in the UI.
 DAILY_TABLES = (
     "bronze/transactions",
+    "bronze/erased_rows",
     "silver/transactions",
     "silver/quarantine",
     "silver/partition_stats",
@@ -191,10 +194,13 @@ def run_pipeline(
     instance: dg.DagsterInstance,
     say=print,
     full: bool = False,
+    also: Iterable[date] = (),
+    history: bool = False,
 ) -> PipelineReport:
-    """Land, then materialise the business dates that changed (every date with data when ``full``), in
-    ranges of at most ``RETAIL_MAX_PARTITIONS_PER_RUN`` days, then the whole-history marts. ``say``
-    receives progress lines."""
+    """Land, then materialise the business dates that changed (every date with data when ``full``), and the
+    dates ``also`` names, in ranges of at most ``RETAIL_MAX_PARTITIONS_PER_RUN`` days, then the whole-history
+    marts (also with no date to run when ``history``: ``forget-customer`` rebuilds them). ``say`` receives
+    progress lines."""
     # A range run otherwise writes one "planned" event per partition per asset before it starts (16 s of a
     # 46 s run over 374 days, measured). The price: if the run fails, its partitions are not marked failed in
     # the UI; this command reports the failure itself. Set the variable to 0 to get per-partition events.
@@ -221,9 +227,14 @@ def run_pipeline(
         # columns filled and new tables their history.
         say(f"      {', '.join(outdated)} written by another release or new: rebuilding every date with data")
         full = True
-    dates = dates_to_run(manifest, bronze_files(house), _finished(house), *partition_bounds(), full=full)
+    start, end = partition_bounds()
+    dates = dates_to_run(manifest, bronze_files(house), _finished(house), start, end, full=full)
+    dates = sorted(set(dates) | {d for d in also if start <= d < end})
     if not dates:
         say("[2/3] every business date is up to date: nothing to materialise (`--full` rebuilds them all).")
+        if history:
+            say("[3/3] whole-history marts ...")
+            runs.append(_execute(defs, HISTORY_JOB, instance))
         return PipelineReport(runs, None, house)
     ranges = group_ranges(dates, MAX_GAP_DAYS, max_partitions_per_run())
     for first, last in ranges:
@@ -304,6 +315,15 @@ def summary(report: PipelineReport) -> str:
                 "Rows: bronze {bronze_rows:,} = silver {silver_rows:,} + quarantined {quarantined_rows:,} "
                 "+ duplicates dropped {duplicates_dropped:,}".format(**totals)
             )
+            erased = (
+                house.scan(ERASED_ROWS_TABLE, "_partition_date", window).select(pl.col("rows_erased").sum()).collect().item()
+                if house.exists(ERASED_ROWS_TABLE) else 0
+            )
+            if erased:
+                lines.append(
+                    f"      and {erased:,} landed records not in bronze: their customers are in the erasure register "
+                    f"({REGISTER}, see `retail-pipeline forget-customer`)"
+                )
             reasons = (
                 house.scan("silver/quarantine", "_partition_date", window)
                 .group_by("reason_code")

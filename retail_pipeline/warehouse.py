@@ -42,7 +42,10 @@ SQL_TABLES: dict[str, str] = {
         f"silver_{name}": f"silver/{name}"
         for name in ("transactions", "quarantine", "partition_stats", "fx_daily", "dim_country")
     },
-    **{f"bronze_{name}": f"bronze/{name}" for name in ("transactions", "landed_files", "fx_rates", "countries")},
+    **{
+        f"bronze_{name}": f"bronze/{name}"
+        for name in ("transactions", "landed_files", "fx_rates", "countries", "erased_rows", "erased_customers")
+    },
 }
 # Statements that only read. Everything else (INSERT, COPY ... TO, ATTACH, SET, PRAGMA ...) is refused.
 READ_ONLY = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}

@@ -15,6 +15,7 @@ from retail_pipeline.lakehouse import Lakehouse, Window
 from retail_pipeline.landing import LandingError, LandingZone, land, to_bronze, upgrade_manifest
 from retail_pipeline.partitions import daily_partitions, partition_bounds, window_dates
 from retail_pipeline.contracts import BRONZE_TRANSACTIONS, COUNTRIES, FX_RATES, LANDED_FILES
+from retail_pipeline.erasure import drop_erased, registered
 from retail_pipeline.schemas import conform, empty
 
 MANIFEST = "bronze/landed_files"
@@ -54,19 +55,53 @@ def active_files(manifest: pl.LazyFrame, window: Window) -> pl.DataFrame:
     )
 
 
-@dg.asset(
-    key=["bronze", "transactions"],
+# The erasure register (retail_pipeline/erasure.py): written by `retail-pipeline forget-customer`, never by a
+# run, so it is an external asset here; bronze reads it to leave its customers' records out.
+erased_customers = dg.AssetsDefinition(
+    specs=[
+        dg.AssetSpec(
+            key=["bronze", "erased_customers"],
+            group_name="bronze",
+            kinds={"delta"},
+            description="The erasure register: customers (customer_id as silver writes it, requested_at) whose "
+            "records bronze never lands again. Written by `retail-pipeline forget-customer ID`.",
+        )
+    ]
+)
+
+
+@dg.multi_asset(
+    outs={
+        "transactions": dg.AssetOut(
+            key=["bronze", "transactions"],
+            description="Raw transaction records of each business date: every field as the string found in "
+            "the file, with lineage (source file, record number, file sha256, format, ingestion time, run id). "
+            "A partition holds exactly the records of the active landing files that contain its date, less "
+            "those of the customers in the erasure register.",
+            metadata={PARTITION_COLUMN: "_partition_date"},
+            kinds={"delta", "polars"},
+        ),
+        "erased_rows": dg.AssetOut(
+            key=["bronze", "erased_rows"],
+            description="Per business date and landing-file version, the records left out of bronze because "
+            "their customer is in the erasure register (counts only, no customer id): with bronze's rows they "
+            "account for every record of the active files.",
+            metadata={PARTITION_COLUMN: "_partition_date"},
+            kinds={"delta", "polars"},
+        ),
+    },
     ins={"manifest": dg.AssetIn(key=["bronze", "landed_files"])},
+    deps=[erased_customers],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    metadata={PARTITION_COLUMN: "_partition_date"},
     group_name="bronze",
-    kinds={"delta", "polars"},
 )
-def transactions(context: dg.AssetExecutionContext, manifest: pl.LazyFrame, landing: LandingZone) -> pl.LazyFrame:
-    """Raw transaction records of each business date: every field as the string found in the file, with
-    lineage (source file, record number, file sha256, format, ingestion time, run id). A partition holds
-    exactly the rows of the active landing files that contain its date."""
+def transactions(
+    context: dg.AssetExecutionContext, manifest: pl.LazyFrame, landing: LandingZone, lakehouse: Lakehouse
+):
+    """Bronze transactions of the run's business dates from the active landing files, less the erased
+    customers' records, and the count of those records (both outputs are always written together, so the
+    count never describes another version of bronze)."""
     window = Window(*window_dates(context))
     valid_start, valid_end = partition_bounds()
     ingested_at = datetime.now(timezone.utc)
@@ -87,9 +122,14 @@ def transactions(context: dg.AssetExecutionContext, manifest: pl.LazyFrame, land
             )
         rows = to_bronze(raw, valid_start, valid_end, ingested_at, context.run_id)
         parts.append(rows.filter(window.expr("_partition_date")))
-    frame = conform(pl.concat(parts), BRONZE_TRANSACTIONS).collect() if parts else empty(BRONZE_TRANSACTIONS)
-    context.add_output_metadata({"files_read": len(parts)})
-    return frame.lazy()
+    landed = conform(pl.concat(parts), BRONZE_TRANSACTIONS) if parts else empty(BRONZE_TRANSACTIONS).lazy()
+    kept, erased = drop_erased(landed, registered(lakehouse), context.run_id)
+    frame, erased = pl.collect_all([kept, erased])
+    rows_erased = int(erased["rows_erased"].sum())
+    if rows_erased:
+        context.log.info(f"{rows_erased} record(s) of customers in the erasure register were not landed")
+    yield dg.Output(frame.lazy(), "transactions", metadata={"files_read": len(parts), "rows_erased": rows_erased})
+    yield dg.Output(erased.lazy(), "erased_rows", metadata={"rows_erased": rows_erased})
 
 
 FX_TABLE = "bronze/fx_rates"
