@@ -11,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
+import dagster as dg
 import httpx
 import polars as pl
 import pytest
@@ -154,7 +155,7 @@ def test_the_pipeline_on_s3_gives_the_tables_of_a_local_run(tmp_path, s3_endpoin
         assert after[table].equals(frame), f"{table} changed under maintenance"
 
 
-def test_wrong_storage_credentials_are_a_clear_error_without_the_secret(tmp_path, s3_endpoint):
+def test_a_missing_bucket_is_a_clear_error_without_the_secret(tmp_path, s3_endpoint):
     landing = generate(tmp_path)
     secret = uuid.uuid4().hex
     env = storage_env(s3_endpoint, secret)
@@ -197,8 +198,6 @@ def test_storage_credentials_and_the_api_key_appear_in_no_log_metadata_or_file(t
         assert value not in done.stdout + done.stderr, f"{variable} printed"
         stored = [p for p in home.rglob("*") if p.is_file() and value.encode() in p.read_bytes()]
         assert not stored, f"{variable} stored in {stored}"
-
-    import dagster as dg
 
     # The same through Dagster's own API: every event of every run, metadata values included, as the UI
     # would show them, and the resources' config (which names the variables, not their values).
