@@ -302,6 +302,6 @@ def test_cli_run_with_the_server_stopped_mid_run(tmp_path, monkeypatch):
     assert daily.height == (date(2011, 3, 21) - date(2010, 12, 27)).days + 1
 
     monkeypatch.setenv("DAGSTER_DATA_DIR", str(home))
-    instance = dg.DagsterInstance.from_config(str(home))
-    event = instance.get_latest_materialization_event(dg.AssetKey(["bronze", "fx_rates"]))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(["bronze", "fx_rates"]))
     assert event.asset_materialization.metadata["fallback_to_bundle"].value is True
