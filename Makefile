@@ -34,9 +34,12 @@ demo: install
 	fi
 	@$(BIN)/retail-pipeline run --landing data/landing --lakehouse data/lakehouse
 
+# A worker that crashed in native code leaves its dump in data/test-faults (see conftest.py): printed last.
 test: install
 	@mkdir -p data/dagster
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 -q || { status=$$?; for log in data/test-faults/*.log; do \
+		if [ -s "$$log" ]; then echo "== native crash dump: $$log"; grep -v -e /pluggy/ -e /_pytest/ "$$log" | head -n 120; fi; \
+		done; exit $$status; }
 
 dev: install
 	@mkdir -p data/dagster

@@ -1,9 +1,27 @@
 """Shared fixtures: small landing files written as shops write them, and a temporary lakehouse."""
 
+import faulthandler
 import os
 from pathlib import Path
 
 import pytest
+
+FAULT_LOGS = Path(__file__).resolve().parents[1] / "data" / "test-faults"
+_fault_log = None
+
+
+def pytest_configure(config):
+    """A native crash of a test process (a segfault or abort in a compiled library) is written with every
+    thread's Python stack to data/test-faults/<worker>.log, which `make test` prints last when the suite fails:
+    a crashed pytest-xdist worker otherwise leaves only the tail of the dump, without the crashing thread."""
+    global _fault_log
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    FAULT_LOGS.mkdir(parents=True, exist_ok=True)
+    if worker is None:  # the controller (or a run without xdist): logs of an earlier run are not this one's
+        for old in FAULT_LOGS.glob("*.log"):
+            old.unlink()
+    _fault_log = open(FAULT_LOGS / f"{worker or 'main'}.log", "w")  # noqa: SIM115 (open as long as the process)
+    faulthandler.enable(file=_fault_log, all_threads=True)
 
 # Tests never touch the repo's instance or data: each test that needs Dagster gets its own instance.
 os.environ.pop("RETAIL_LANDING_DIR", None)
