@@ -20,6 +20,7 @@ from retail_pipeline.lakehouse import Lakehouse
 from retail_pipeline.schemas import PER_RUN_COLUMNS
 from retail_pipeline.warehouse import SQL_TABLES
 from retail_pipeline_tests.api_server import ApiServer
+from retail_pipeline_tests.conftest import write_csv
 
 REPO = Path(__file__).resolve().parents[1]
 MOTO = Path(sys.executable).parent / "moto_server"
@@ -106,19 +107,34 @@ def generate(tmp_path: Path) -> Path:
     return tmp_path / "landing"
 
 
-def test_the_pipeline_on_s3_gives_the_tables_of_a_local_run(tmp_path, s3_endpoint):
+def test_the_pipeline_on_s3_gives_the_tables_of_a_local_run_and_keeps_every_secret(tmp_path, s3_endpoint):
+    """`retail-pipeline run --lakehouse s3://...` writes the tables a local run writes. Both runs take their
+    exchange rates and countries from an API with a key (a server on 127.0.0.1), so the run is given every kind
+    of secret (S3 keys, the API key): each reaches only where it is used, not the CLI's output, not the Dagster
+    instance (event log with every metadata value, run storage with the run config, compute logs), not the
+    warehouse or the report."""
     landing = generate(tmp_path)
-    secret = uuid.uuid4().hex
+    storage_secret = uuid.uuid4().hex
+    api_key = f"key-{uuid.uuid4().hex}"
     name = bucket(s3_endpoint)
-    env = storage_env(s3_endpoint, secret)
-
-    local = cli("run", "--landing", str(landing), "--lakehouse", str(tmp_path / "lake"),
-                home=tmp_path / "home_local", cwd=tmp_path, env={})
-    assert local.returncode == 0, local.stdout + local.stderr
-    remote = cli("run", "--landing", str(landing), "--lakehouse", f"s3://{name}/retail",
-                 home=tmp_path / "home_s3", cwd=tmp_path / "home_s3", env=env)
+    env = storage_env(s3_endpoint, storage_secret)
+    home = tmp_path / "home_s3"
+    with ApiServer() as api:
+        apis = {
+            "RETAIL_FX_API_URL": api.url("fx"),
+            "RETAIL_COUNTRIES_API_URL": api.url("countries"),
+            "RETAIL_FX_API_KEY": api_key,
+            "RETAIL_API_RETRIES": "1",
+        }
+        local = cli("run", "--landing", str(landing), "--lakehouse", str(tmp_path / "lake"),
+                    home=tmp_path / "home_local", cwd=tmp_path, env=apis)
+        assert local.returncode == 0, local.stdout + local.stderr
+        remote = cli("run", "--landing", str(landing), "--lakehouse", f"s3://{name}/retail",
+                     home=home, cwd=home, env=env | apis)
+        sent = [r.headers.get("X-API-Key") for r in api.requests if r.route == "fx"]
     assert remote.returncode == 0, remote.stdout + remote.stderr
     assert f"Tables: s3://{name}/retail/" in remote.stdout
+    assert sent and set(sent) == {api_key}  # the key was used...
 
     expected = comparable(Lakehouse(root=str(tmp_path / "lake")))
     on_s3 = Lakehouse(
@@ -127,7 +143,7 @@ def test_the_pipeline_on_s3_gives_the_tables_of_a_local_run(tmp_path, s3_endpoin
         region="us-east-1",
         allow_http="true",
         access_key_id=env["AWS_ACCESS_KEY_ID"],
-        secret_access_key=secret,
+        secret_access_key=storage_secret,
     )
     got = comparable(on_s3)
     # Every table of the catalogue but the erasure register, which only `forget-customer` writes.
@@ -135,59 +151,13 @@ def test_the_pipeline_on_s3_gives_the_tables_of_a_local_run(tmp_path, s3_endpoin
     assert set(got) == set(expected)
     for table, frame in expected.items():
         assert got[table].equals(frame), f"{table} differs between the S3 and the local run"
+    assert got["bronze/fx_rates"].filter(pl.col("source") == "api").height > 0  # the API's rates, not the bundle's
     # Nothing of the lakehouse went to the local disk: only Dagster's instance and the warehouse/report.
-    assert not (tmp_path / "home_s3" / "retail").exists()
+    assert not (home / "retail").exists()
 
     # The tables are really in the bucket: its listing names the Delta logs.
     listing = httpx.get(f"{s3_endpoint}/{name}?list-type=2&prefix=retail/silver/transactions/_delta_log/", timeout=10)
     assert "00000000000000000000.json" in listing.text
-
-    # The same lakehouse keeps working from the CLI: SQL over it and maintenance on it.
-    sql = cli("sql", "--lakehouse", f"s3://{name}/retail", "--format", "csv", "SELECT count(*) AS n FROM fact_sales",
-              home=tmp_path / "home_s3", cwd=tmp_path / "home_s3", env=env)
-    assert sql.returncode == 0, sql.stderr
-    assert sql.stdout.split() == ["n", str(expected["gold/fact_sales"].height)]
-    maintained = cli("maintain", "--lakehouse", f"s3://{name}/retail", "--retention-hours", "0",
-                     home=tmp_path / "home_s3", cwd=tmp_path / "home_s3", env=env)
-    assert maintained.returncode == 0, maintained.stdout + maintained.stderr
-    after = comparable(on_s3)
-    for table, frame in expected.items():
-        assert after[table].equals(frame), f"{table} changed under maintenance"
-
-
-def test_a_missing_bucket_is_a_clear_error_without_the_secret(tmp_path, s3_endpoint):
-    landing = generate(tmp_path)
-    secret = uuid.uuid4().hex
-    env = storage_env(s3_endpoint, secret)
-    done = cli("run", "--landing", str(landing), "--lakehouse", "s3://no-such-bucket-here/retail",
-               home=tmp_path / "home", cwd=tmp_path, env=env)
-    assert done.returncode != 0
-    output = done.stdout + done.stderr
-    assert "Traceback" not in output and "no-such-bucket-here" in output
-    assert secret not in output
-
-
-def test_storage_credentials_and_the_api_key_appear_in_no_log_metadata_or_file(tmp_path, s3_endpoint):
-    """Every secret the pipeline is given (S3 keys, the FX API's key) reaches only where it is used: not the
-    CLI's output, not the Dagster instance (event log with every metadata value, run storage with the run
-    config, compute logs), not the warehouse or the report."""
-    landing = generate(tmp_path)
-    storage_secret = uuid.uuid4().hex
-    api_key = f"key-{uuid.uuid4().hex}"
-    env = storage_env(s3_endpoint, storage_secret)
-    home = tmp_path / "home"
-    with ApiServer() as api:
-        env |= {
-            "RETAIL_FX_API_URL": api.url("fx"),
-            "RETAIL_COUNTRIES_API_URL": api.url("countries"),
-            "RETAIL_FX_API_KEY": api_key,
-            "RETAIL_API_RETRIES": "1",
-        }
-        done = cli("run", "--landing", str(landing), "--lakehouse", f"s3://{bucket(s3_endpoint)}/retail",
-                   home=home, cwd=home, env=env)
-        sent = [r.headers.get("X-API-Key") for r in api.requests if r.route == "fx"]
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert sent and set(sent) == {api_key}  # the key was used...
 
     secrets = {
         "AWS_SECRET_ACCESS_KEY": storage_secret,
@@ -195,10 +165,9 @@ def test_storage_credentials_and_the_api_key_appear_in_no_log_metadata_or_file(t
         "RETAIL_FX_API_KEY": api_key,
     }
     for variable, value in secrets.items():  # ... and is nowhere else
-        assert value not in done.stdout + done.stderr, f"{variable} printed"
+        assert value not in remote.stdout + remote.stderr, f"{variable} printed"
         stored = [p for p in home.rglob("*") if p.is_file() and value.encode() in p.read_bytes()]
         assert not stored, f"{variable} stored in {stored}"
-
     # The same through Dagster's own API: every event of every run, metadata values included, as the UI
     # would show them, and the resources' config (which names the variables, not their values).
     os.environ["DAGSTER_DATA_DIR"], previous = str(home), os.environ.get("DAGSTER_DATA_DIR")
@@ -216,3 +185,29 @@ def test_storage_credentials_and_the_api_key_appear_in_no_log_metadata_or_file(t
     assert any("s3://" in line for line in events)  # the table URIs are there: the scan reads real metadata
     for value in secrets.values():
         assert not any(value in line for line in events + configs)
+
+    # The same lakehouse keeps working from the CLI: SQL over it and maintenance on it.
+    sql = cli("sql", "--lakehouse", f"s3://{name}/retail", "--format", "csv", "SELECT count(*) AS n FROM fact_sales",
+              home=home, cwd=home, env=env)
+    assert sql.returncode == 0, sql.stderr
+    assert sql.stdout.split() == ["n", str(expected["gold/fact_sales"].height)]
+    maintained = cli("maintain", "--lakehouse", f"s3://{name}/retail", "--retention-hours", "0",
+                     home=home, cwd=home, env=env)
+    assert maintained.returncode == 0, maintained.stdout + maintained.stderr
+    assert storage_secret not in sql.stdout + sql.stderr + maintained.stdout + maintained.stderr
+    after = comparable(on_s3)
+    for table, frame in expected.items():
+        assert after[table].equals(frame), f"{table} changed under maintenance"
+
+
+def test_a_missing_bucket_is_a_clear_error_without_the_secret(tmp_path, s3_endpoint):
+    landing = tmp_path / "landing"
+    write_csv(landing / "online_retail_2011-03-28.csv", ["536365,85123A,HEART,6,3/28/2011 8:26,2.55,17850,United Kingdom"])
+    secret = uuid.uuid4().hex
+    env = storage_env(s3_endpoint, secret)
+    done = cli("run", "--landing", str(landing), "--lakehouse", "s3://no-such-bucket-here/retail",
+               home=tmp_path / "home", cwd=tmp_path, env=env)
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert "Traceback" not in output and "no-such-bucket-here" in output
+    assert secret not in output
