@@ -123,12 +123,25 @@ def versions(lake: Path) -> dict[str, int]:
     return {table: DeltaTable(str(lake / table)).version() for table in all_tables(lake)}
 
 
-@pytest.fixture
-def month(tmp_path) -> Path:
-    """Three business days of one month: the daily tables hold them in one physical partition (``_month``)."""
-    landing = tmp_path / "landing"
+@pytest.fixture(scope="module")
+def built_month(tmp_path_factory) -> tuple[Path, Path]:
+    """Three business days of one month (the daily tables hold them in one physical partition, ``_month``),
+    landed and run once for the module."""
+    base = tmp_path_factory.mktemp("month")
+    landing = base / "landing"
     generate_landing(landing, rows=3000, start=date(2011, 1, 4), end=date(2011, 1, 6))
-    return landing
+    run(base, base / "lake", landing, LANDING_AND_DAILY, "2011-01-04", "2011-01-06")
+    return landing, base / "lake"
+
+
+@pytest.fixture
+def month(tmp_path, built_month) -> Path:
+    """A copy of ``built_month`` for one test: its landing zone (returned) and its lakehouse at tmp_path/lake
+    (files keep their mtimes, so the manifest sees the same files)."""
+    landing, lake = built_month
+    shutil.copytree(landing, tmp_path / "landing")
+    shutil.copytree(lake, tmp_path / "lake")
+    return tmp_path / "landing"
 
 
 def test_a_run_killed_while_writing_silver_leaves_every_table_at_its_previous_version(tmp_path):
@@ -188,10 +201,9 @@ def test_a_run_killed_while_writing_silver_leaves_every_table_at_its_previous_ve
 
 
 def test_two_runs_writing_different_days_of_one_month_at_once_both_land(tmp_path, month):
+    # The lake holds one run over the three days: each daily table holds them in the same files (one month), so
+    # both runs below must rewrite those files to replace their own day and keep the others.
     lake = tmp_path / "lake"
-    # One run over the three days: each daily table holds them in the same files (one month), so both runs
-    # below must rewrite those files to replace their own day and keep the others.
-    run(tmp_path, lake, month, LANDING_AND_DAILY, "2011-01-04", "2011-01-06")
     # New exports of 2011-01-05 and 2011-01-06 (last 10 lines gone): a lost write would leave its old rows.
     for day in ("2011-01-05", "2011-01-06"):
         export = month / f"online_retail_{day}.csv"
@@ -215,8 +227,7 @@ def test_two_runs_writing_different_days_of_one_month_at_once_both_land(tmp_path
 
 
 def test_two_runs_writing_the_same_day_at_once_equal_one_clean_run(tmp_path, month):
-    lake = tmp_path / "lake"
-    run(tmp_path, lake, month, LANDING_AND_DAILY, "2011-01-04", "2011-01-06")
+    lake = tmp_path / "lake"  # one run over the three days
     expected = daily_snapshot(lake)
     run_together(tmp_path, lake, month, ("2011-01-05",), ("2011-01-05",))
     together = daily_snapshot(lake)
@@ -227,11 +238,10 @@ def test_two_runs_writing_the_same_day_at_once_equal_one_clean_run(tmp_path, mon
 
 
 def test_the_multiprocess_executor_with_forkserver_writes_what_in_process_writes(tmp_path, month):
-    in_process = tmp_path / "in_process"
-    run(tmp_path, in_process, month, LANDING_AND_DAILY, "2011-01-04", "2011-01-05")
+    in_process = tmp_path / "lake"  # the three days run in one process
     multi = tmp_path / "multi"
     outcome = run(
-        tmp_path, multi, month, LANDING_AND_DAILY, "2011-01-04", "2011-01-05",
+        tmp_path, multi, month, LANDING_AND_DAILY, "2011-01-04", "2011-01-06",
         args=("--multiprocess", "forkserver"), env={"RETAIL_EXECUTOR": "multiprocess"},
     )
     daily = outcome["jobs"]["partitions_job"]
