@@ -8,6 +8,8 @@ from pathlib import Path
 
 import polars as pl
 
+from retail_pipeline.cli import main
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -46,7 +48,7 @@ def test_generate_then_run_builds_the_lakehouse_and_prints_a_summary(tmp_path):
     assert f"Report: {tmp_path / 'reports' / 'kpi_report.html'}" in run.stdout
 
 
-def test_sql_queries_the_gold_tables_as_the_warehouse_file_does(tmp_path):
+def test_sql_queries_the_gold_tables_as_the_warehouse_file_does(tmp_path, monkeypatch, capsys):
     import duckdb
 
     home = tmp_path / "dagster_home"
@@ -59,25 +61,33 @@ def test_sql_queries_the_gold_tables_as_the_warehouse_file_does(tmp_path):
     table = cli("sql", query, "--lakehouse", "lake", home=home, cwd=tmp_path)
     assert table.returncode == 0, table.stderr
     assert "2011-01-01" in table.stdout and "2011-02-01" in table.stdout
-    as_csv = cli("sql", query, "--lakehouse", "lake", "--format", "csv", home=home, cwd=tmp_path)
+
+    # The other answers of `sql` through the same entry point, in this process (`sql` needs no instance).
+    monkeypatch.chdir(tmp_path)
+
+    def sql(*args: str) -> tuple[int, str, str]:
+        code = main(["sql", *args, "--lakehouse", "lake"])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    code, as_csv, _ = sql(query, "--format", "csv")
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
         in_warehouse = conn.sql(query).pl()
-    assert pl.read_csv(as_csv.stdout.encode(), try_parse_dates=True).equals(in_warehouse)
-    as_json = cli("sql", "SELECT count(*) AS n FROM silver_transactions", "--lakehouse", "lake", "--format", "json",
-                  home=home, cwd=tmp_path)
+    assert code == 0 and pl.read_csv(as_csv.encode(), try_parse_dates=True).equals(in_warehouse)
+    code, as_json, _ = sql("SELECT count(*) AS n FROM silver_transactions", "--format", "json")
     silver = pl.read_delta(str(tmp_path / "lake" / "silver" / "transactions"))
-    assert as_json.stdout.strip() == f'[{{"n":{silver.height}}}]'
+    assert code == 0 and as_json.strip() == f'[{{"n":{silver.height}}}]'
 
-    bad = cli("sql", "SELEC month FROM monthly_kpis", "--lakehouse", "lake", home=home, cwd=tmp_path)
-    assert bad.returncode == 2 and "Parser Error" in bad.stderr and "Traceback" not in bad.stderr
-    unknown = cli("sql", "SELECT * FROM monthly_kpi", "--lakehouse", "lake", home=home, cwd=tmp_path)
-    assert unknown.returncode == 2 and "monthly_kpi" in unknown.stderr and "Tables you can query here" in unknown.stderr
+    code, _, err = sql("SELEC month FROM monthly_kpis")
+    assert code == 2 and "Parser Error" in err and "Traceback" not in err
+    code, _, err = sql("SELECT * FROM monthly_kpi")
+    assert code == 2 and "monthly_kpi" in err and "Tables you can query here" in err
     version = len(list((tmp_path / "lake" / "gold" / "monthly_kpis" / "_delta_log").glob("*.json")))
     for write in ("DELETE FROM monthly_kpis", "DROP TABLE monthly_kpis", "COPY monthly_kpis TO 'out.csv'",
                   "INSERT INTO monthly_kpis SELECT * FROM monthly_kpis", "SELECT 1; DELETE FROM monthly_kpis"):
-        refused = cli("sql", write, "--lakehouse", "lake", home=home, cwd=tmp_path)
-        assert refused.returncode == 2 and "error:" in refused.stderr, write
-    assert "only reads" in refused.stderr or "exactly one" in refused.stderr
+        code, _, err = sql(write)
+        assert code == 2 and "error:" in err, write
+    assert "only reads" in err or "exactly one" in err
     assert len(list((tmp_path / "lake" / "gold" / "monthly_kpis" / "_delta_log").glob("*.json"))) == version
     assert not (tmp_path / "out.csv").exists()
     assert pl.read_delta(str(tmp_path / "lake" / "gold" / "monthly_kpis")).height == 2
