@@ -234,7 +234,7 @@ def test_a_surviving_duplicate_fails_and_fresh_data_passes_freshness(landing, la
     today = datetime.now(ZoneInfo("Europe/London")) - timedelta(minutes=1)
     stamp = f"{today.month}/{today.day}/{today.year} {today.hour}:{today.minute:02d}"
     write_days(landing, {"today": [f"1,85123A,HEART,1,{stamp},1,,EIRE", f"2,85123A,HEART,1,{stamp},1,,EIRE"]})
-    house = run_pipeline(str(landing), str(lakehouse_root), dg.DagsterInstance.ephemeral(), say=lambda _: None).lakehouse
+    house = run_pipeline(str(landing), str(lakehouse_root), dg.DagsterInstance.ephemeral(), say=lambda _: None, marts=False).lakehouse
     resources = build_resources(str(landing), str(lakehouse_root))
 
     clean = _run_checks(resources, no_duplicate_lines, latest_data_is_fresh)

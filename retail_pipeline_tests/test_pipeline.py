@@ -167,7 +167,7 @@ def test_running_a_partition_twice_changes_nothing(resources):
 
 
 def test_rows_are_conserved_per_partition(resources):
-    report = run_pipeline(resources["landing"].root, resources["lakehouse"].root, dg.DagsterInstance.ephemeral(), say=lambda _: None)
+    report = run_pipeline(resources["landing"].root, resources["lakehouse"].root, dg.DagsterInstance.ephemeral(), say=lambda _: None, marts=False)
     house = report.lakehouse
     counts = {}
     for table, column in DAILY_TABLES.items():
@@ -187,7 +187,7 @@ def test_rows_are_conserved_per_partition(resources):
 
 def test_a_byte_identical_file_is_ingested_once(resources, landing):
     (landing / "resent_by_the_shop.csv").write_bytes((landing / "online_retail_2010-12-02.csv").read_bytes())
-    report = run_pipeline(str(landing), resources["lakehouse"].root, dg.DagsterInstance.ephemeral(), say=lambda _: None)
+    report = run_pipeline(str(landing), resources["lakehouse"].root, dg.DagsterInstance.ephemeral(), say=lambda _: None, marts=False)
     house = report.lakehouse
     manifest = house.read("bronze/landed_files")
     dup = manifest.filter(pl.col("path") == "resent_by_the_shop.csv").row(0, named=True)
@@ -199,7 +199,7 @@ def test_a_byte_identical_file_is_ingested_once(resources, landing):
 
 def test_a_changed_file_replaces_its_rows_in_old_and_new_dates_and_a_deleted_one_is_reported(resources, landing):
     house = resources["lakehouse"]
-    run = lambda: run_pipeline(str(landing), house.root, dg.DagsterInstance.ephemeral(), say=lambda _: None)  # noqa: E731
+    run = lambda: run_pipeline(str(landing), house.root, dg.DagsterInstance.ephemeral(), say=lambda _: None, marts=False)  # noqa: E731
     run()
     # The shop re-exports its last day with the rows dated a day earlier: 2010-12-03 is then a date no active
     # file holds, yet bronze still has the old rows there and they must go.
@@ -255,7 +255,7 @@ def test_a_file_with_corrupted_lines_lands_and_every_row_is_accounted_for(landin
     lines.insert(10, '536999,22633,12 PENCILS "SMALL TUBE,1,3/2/2011 9:00,0.65,,EIRE')  # a stray quote
     path.write_text("\n".join(lines) + "\n")
 
-    report = run_pipeline(str(landing), str(lakehouse_root), dg.DagsterInstance.ephemeral(), say=lambda _: None)
+    report = run_pipeline(str(landing), str(lakehouse_root), dg.DagsterInstance.ephemeral(), say=lambda _: None, marts=False)
     house = report.lakehouse
     manifest = house.read("bronze/landed_files")
     assert manifest["status"].to_list() == ["active"] * 3
@@ -281,7 +281,7 @@ def test_a_workbook_flows_to_silver_with_its_sheet_and_row(landing, lakehouse_ro
         _workbook({"Dec": [II, ["536365", "85123A", "HEART", 6, dt(2010, 12, 1, 8, 26), 2.55, 17850, "EIRE"]]})
     )
     write_days(landing, {"2010-12-01": DAYS["2010-12-01"]})
-    house = run_pipeline(str(landing), str(lakehouse_root), dg.DagsterInstance.ephemeral(), say=lambda _: None).lakehouse
+    house = run_pipeline(str(landing), str(lakehouse_root), dg.DagsterInstance.ephemeral(), say=lambda _: None, marts=False).lakehouse
     silver = house.read("silver/transactions").filter(pl.col("_source_file") == "export.xlsx")
     assert silver.select("_source_sheet", "_source_row", "country_iso2", "line_total_gbp").rows() == [
         ("Dec", 1, "IE", pytest.approx(15.3))
@@ -293,7 +293,7 @@ def test_todays_code_evolves_a_lakehouse_written_by_an_older_schema(resources, l
     from deltalake import write_deltalake
 
     house = resources["lakehouse"]
-    run = lambda: run_pipeline(str(landing), house.root, dg.DagsterInstance.ephemeral(), say=lambda _: None)  # noqa: E731
+    run = lambda: run_pipeline(str(landing), house.root, dg.DagsterInstance.ephemeral(), say=lambda _: None, marts=False)  # noqa: E731
     run()
     # Rewrite bronze and silver as a release before _field_count, _raw_record and _source_sheet wrote them,
     # with no recorded schema version.

@@ -12,7 +12,7 @@ from retail_pipeline_tests.test_pipeline import write_days
 
 def test_the_report_groups_by_reason_and_points_to_file_and_record(landing, lakehouse_root, capsys):
     write_days(landing)
-    house = run_pipeline(str(landing), str(lakehouse_root), dg.DagsterInstance.ephemeral(), say=lambda _: None).lakehouse
+    house = run_pipeline(str(landing), str(lakehouse_root), dg.DagsterInstance.ephemeral(), say=lambda _: None, marts=False).lakehouse
 
     report = quarantine_report(house)
     assert report.startswith("2 quarantined rows in the lakehouse, by reason:")
