@@ -24,9 +24,16 @@ def _run(landing: Path, lakehouse: Path):
     return run_pipeline(str(landing), str(lakehouse), dg.DagsterInstance.ephemeral(), say=lambda _: None)
 
 
-def test_a_run_builds_the_star_the_marts_the_warehouse_and_the_report(landing, tmp_path):
-    write_days(landing)
-    report = _run(landing, tmp_path / "lakehouse")
+@pytest.fixture(scope="module")
+def days_run(tmp_path_factory):
+    """One run over ``DAYS`` into a directory of its own (lakehouse, warehouse, reports), read by the tests."""
+    root = tmp_path_factory.mktemp("days")
+    write_days(root / "landing")
+    return root, _run(root / "landing", root / "lakehouse")
+
+
+def test_a_run_builds_the_star_the_marts_the_warehouse_and_the_report(days_run):
+    tmp_path, report = days_run
     house = report.lakehouse
     for table in ("fact_sales", "dim_date", "dim_product", "dim_customer", "dim_country", "product_performance",
                   "product_features", "customer_rfm", "country_sales"):
@@ -52,11 +59,9 @@ def test_a_run_builds_the_star_the_marts_the_warehouse_and_the_report(landing, t
     assert png.startswith(b"\x89PNG") and (tmp_path / "reports" / "kpi_report.png").read_bytes() == png
 
 
-def test_surrogate_keys_do_not_depend_on_the_order_data_arrives_in(tmp_path):
+def test_surrogate_keys_do_not_depend_on_the_order_data_arrives_in(tmp_path, days_run):
     days = sorted(DAYS)
-    at_once, in_two = tmp_path / "a", tmp_path / "b"
-    write_days(at_once / "landing")
-    _run(at_once / "landing", at_once / "lakehouse")
+    at_once, in_two = days_run[0], tmp_path / "b"  # all days in one run, or ...
     write_days(in_two / "landing", {day: DAYS[day] for day in days[-1:]})  # the last day first, then the rest
     _run(in_two / "landing", in_two / "lakehouse")
     write_days(in_two / "landing")
