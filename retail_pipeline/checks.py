@@ -19,6 +19,7 @@ import polars as pl
 from retail_pipeline import contracts
 from retail_pipeline.lakehouse import Lakehouse, Window
 from retail_pipeline.partitions import daily_partitions
+from retail_pipeline.preview import markdown_preview
 from retail_pipeline.schemas import BUSINESS_COLUMNS
 from retail_pipeline.transforms.gold import CURRENCIES, IS_CANCELLATION, IS_GROSS
 
@@ -54,8 +55,7 @@ def check_window(context: dg.AssetCheckExecutionContext) -> Window | None:
 
 
 def _result(failures: pl.DataFrame, what: str, **metadata) -> dg.AssetCheckResult:
-    with pl.Config(tbl_formatting="MARKDOWN", tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
-        sample = str(failures.head(5))
+    sample = markdown_preview(failures)
     return dg.AssetCheckResult(
         passed=failures.height == 0,
         severity=dg.AssetCheckSeverity.ERROR,

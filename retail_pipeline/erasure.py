@@ -13,9 +13,9 @@ What the command cannot erase, and says so:
 
 - the landing files themselves: the operator redacts or deletes them (the register keeps their records out of
   bronze meanwhile; a deleted file is marked ``missing`` and its rows leave bronze when its dates are rebuilt);
-- Dagster's event log: each materialisation records a preview of the first 5 rows of the table it wrote, and
-  runs before the erasure may show the customer there (delete those runs in the UI, or wipe the instance's
-  storage);
+- Dagster's event log: each materialisation records a preview of the first 5 rows of the table it wrote, with
+  the customer columns hidden (``retail_pipeline.preview``); runs made by releases before that may show the
+  customer there (delete those runs in the UI, or wipe the instance's storage);
 - the register itself holds the customer's id: it is what keeps them out.
 """
 
@@ -256,9 +256,9 @@ def vacuum_all(lakehouse: Lakehouse) -> list[Vacuumed]:
 
 CANNOT_ERASE = (
     "Not erased by this command: (1) the landing files that hold the customer: redact or delete them (the "
-    "register keeps their records out of bronze meanwhile); (2) Dagster's event log: earlier runs' asset "
-    "metadata shows a preview of the first 5 rows of each table they wrote (delete those runs in the UI, or "
-    "wipe the instance's storage); (3) the register bronze/erased_customers keeps the id: it is what keeps "
+    "register keeps their records out of bronze meanwhile); (2) Dagster's event log of runs made by releases "
+    "before previews hid customer columns: their asset metadata shows 5 rows of each table they wrote (delete "
+    "those runs in the UI, or wipe the instance's storage); (3) the register bronze/erased_customers keeps the id: it is what keeps "
     "them out."
 )
 

@@ -14,6 +14,7 @@ import polars as pl
 
 from retail_pipeline.lakehouse import Lakehouse, Window
 from retail_pipeline.partitions import window_dates
+from retail_pipeline.preview import markdown_preview
 
 PARTITION_COLUMN = "partition_column"
 # An asset whose metadata sets WRITE_MODE to APPEND returns only its new rows; they are added to its table.
@@ -26,16 +27,8 @@ def table_name(key: dg.AssetKey) -> str:
 
 
 def table_metadata(frame: pl.DataFrame, uri: str, version: int) -> dict[str, object]:
-    """Row count, schema, preview and Delta version of a table just written."""
-    with pl.Config(
-        tbl_formatting="MARKDOWN",
-        tbl_hide_dataframe_shape=True,
-        tbl_hide_column_data_types=True,
-        tbl_rows=5,
-        tbl_cols=-1,
-        fmt_str_lengths=40,
-    ):
-        preview = str(frame.head(5))
+    """Row count, schema, preview (customer data hidden) and Delta version of a table just written."""
+    preview = markdown_preview(frame)
     return {
         "dagster/row_count": frame.height,
         "dagster/column_schema": dg.TableSchema(

@@ -13,27 +13,31 @@ import polars as pl
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from retail_pipeline.erasure import customer_key
 from retail_pipeline.lakehouse import Lakehouse
+from retail_pipeline.preview import HIDDEN, hide_personal, markdown_preview
 from retail_pipeline.runner import run_pipeline
 from retail_pipeline.warehouse import rebuild_warehouse
 from retail_pipeline_tests.conftest import write_csv
 from retail_pipeline_tests.test_pipeline import DAYS, write_days
 
 
-def _run(landing: Path, lakehouse: Path):
-    return run_pipeline(str(landing), str(lakehouse), dg.DagsterInstance.ephemeral(), say=lambda _: None)
+def _run(landing: Path, lakehouse: Path, instance: dg.DagsterInstance | None = None):
+    return run_pipeline(str(landing), str(lakehouse), instance or dg.DagsterInstance.ephemeral(), say=lambda _: None)
 
 
 @pytest.fixture(scope="module")
 def days_run(tmp_path_factory):
-    """One run over ``DAYS`` into a directory of its own (lakehouse, warehouse, reports), read by the tests."""
+    """One run over ``DAYS`` into a directory of its own (lakehouse, warehouse, reports), read by the tests:
+    the directory, the run's report and its Dagster instance."""
     root = tmp_path_factory.mktemp("days")
     write_days(root / "landing")
-    return root, _run(root / "landing", root / "lakehouse")
+    instance = dg.DagsterInstance.ephemeral()
+    return root, _run(root / "landing", root / "lakehouse", instance), instance
 
 
 def test_a_run_builds_the_star_the_marts_the_warehouse_and_the_report(days_run):
-    tmp_path, report = days_run
+    tmp_path, report, _ = days_run
     house = report.lakehouse
     for table in ("fact_sales", "dim_date", "dim_product", "dim_customer", "dim_country", "product_performance",
                   "product_features", "customer_rfm", "country_sales"):
@@ -57,6 +61,38 @@ def test_a_run_builds_the_star_the_marts_the_warehouse_and_the_report(days_run):
     markdown = history.metadata["gold/kpi_report"]["dashboard"]
     png = base64.b64decode(markdown.removeprefix("![KPI dashboard](data:image/png;base64,").removesuffix(")"))
     assert png.startswith(b"\x89PNG") and (tmp_path / "reports" / "kpi_report.png").read_bytes() == png
+
+
+def test_metadata_in_the_event_log_shows_no_customer_id_or_key(days_run):
+    """The event log outlives an erasure (forget-customer cannot rewrite it): previews and check samples
+    there hide the columns that identify a customer."""
+    instance = days_run[2]
+    secrets = {"17850", str(customer_key("17850")), str(customer_key("12583"))}
+    texts = []
+    for run in instance.get_runs():
+        for entry in instance.all_logs(run.run_id):
+            event = entry.dagster_event
+            if event is None:
+                continue
+            if event.is_step_materialization:
+                texts += [str(v.value) for v in event.step_materialization_data.materialization.metadata.values()]
+            elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+                texts += [str(v.value) for v in event.event_specific_data.metadata.values()]
+    previews = [t for t in texts if t.startswith("|")]
+    assert any("customer_id" in t for t in previews) and any("customer_key" in t for t in previews)
+    assert any(HIDDEN in t for t in previews)
+    assert not [t for t in texts if any(secret in t for secret in secrets)]
+
+
+def test_a_preview_hides_personal_columns_and_keeps_the_rest():
+    frame = pl.DataFrame(
+        {"customer_id": ["17850", None], "customer_key": [8431972018, None], "_raw_record": [None, "1,x,17850"],
+         "country": ["EIRE", "France"]}
+    )
+    preview = markdown_preview(frame)
+    assert "17850" not in preview and "8431972018" not in preview
+    assert preview.count(HIDDEN) == 3 and "EIRE" in preview and "France" in preview
+    assert hide_personal(frame)["customer_id"].to_list() == [HIDDEN, None]
 
 
 def test_surrogate_keys_do_not_depend_on_the_order_data_arrives_in(tmp_path, days_run):
