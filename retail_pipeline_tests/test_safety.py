@@ -136,11 +136,14 @@ def built_month(tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.fixture
 def month(tmp_path, built_month) -> Path:
-    """A copy of ``built_month`` for one test: its landing zone (returned) and its lakehouse at tmp_path/lake
-    (files keep their mtimes, so the manifest sees the same files)."""
+    """A copy of ``built_month`` for one test: its landing zone (returned), its lakehouse at tmp_path/lake
+    (files keep their mtimes, so the manifest sees the same files) and its Dagster instance: two processes
+    that are the first to open a new SQLite instance both create its tables, and one fails ("table ...
+    already exists"), where a deployment's instance exists before runs start."""
     landing, lake = built_month
     shutil.copytree(landing, tmp_path / "landing")
     shutil.copytree(lake, tmp_path / "lake")
+    shutil.copytree(lake.parent / "dagster_home", tmp_path / "dagster_home")
     return tmp_path / "landing"
 
 
