@@ -223,8 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
         "the business dates they appear in and the whole-history marts, the warehouse and the report, vacuum "
         "every table with no retention and purge old Delta log versions, then verify that 0 rows remain. "
         "It cannot erase the landing files (redact or delete them) nor the row previews in Dagster's event log "
-        "of runs made before previews hid customer columns. Exit 0: erased, or an unknown id (nothing changed); 1: a run failed or a row remains; "
-        "2: a bad id or no landing zone.",
+        "of runs made before previews hid customer columns. Exit 0: erased, or an unknown id (nothing "
+        "changed); 1: a run failed or a row remains; 2: a bad id or no landing zone.",
     )
     forget.add_argument("customer_id", help="the CustomerID, as in the exports (17850 or 17850.0)")
     forget.add_argument("--landing", help="landing zone (default $RETAIL_LANDING_DIR or data/landing)")

@@ -258,8 +258,8 @@ CANNOT_ERASE = (
     "Not erased by this command: (1) the landing files that hold the customer: redact or delete them (the "
     "register keeps their records out of bronze meanwhile); (2) Dagster's event log of runs made by releases "
     "before previews hid customer columns: their asset metadata shows 5 rows of each table they wrote (delete "
-    "those runs in the UI, or wipe the instance's storage); (3) the register bronze/erased_customers keeps the id: it is what keeps "
-    "them out."
+    "those runs in the UI, or wipe the instance's storage); (3) the register bronze/erased_customers keeps "
+    "the id: it is what keeps them out."
 )
 
 
