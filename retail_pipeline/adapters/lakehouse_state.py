@@ -1,0 +1,52 @@
+"""What the lakehouse holds, read for planning: the manifest, the file versions bronze holds per business date,
+and the dates silver has finished. The planner (``core/planning.py``) decides from these.
+"""
+
+import polars as pl
+
+from retail_pipeline.adapters.erasure_register import registered
+from retail_pipeline.adapters.lakehouse import Lakehouse
+from retail_pipeline.core import tables
+from retail_pipeline.core.contracts import LANDED_FILES, empty
+from retail_pipeline.core.erasure import is_erased
+from retail_pipeline.core.manifest import upgrade_manifest
+
+
+def bronze_files(lakehouse: Lakehouse) -> pl.DataFrame:
+    """(file, sha256, business date, rows) of what bronze holds, with ``erased_customer_rows``: the rows of
+    customers in the erasure register that bronze still holds (it must hold none). A file version whose
+    records of a date were all left out for erasure (``bronze/erased_rows``) counts as held, with 0 rows."""
+    keys = {"_source_file": pl.String, "_file_sha256": pl.String, "_partition_date": pl.Date}
+    counts = {"rows": pl.Int64, "erased_customer_rows": pl.Int64}
+    parts = [pl.LazyFrame(schema={**keys, **counts})]
+    if lakehouse.exists(tables.BRONZE_TRANSACTIONS.path):
+        ids = registered(lakehouse)
+        # Without a register, the customer columns are not read at all.
+        erased = is_erased(ids).sum() if ids.len() else pl.lit(0)
+        parts.append(
+            lakehouse.scan(tables.BRONZE_TRANSACTIONS.path)
+            .group_by(*keys)
+            .agg(pl.len().cast(pl.Int64).alias("rows"), erased.cast(pl.Int64).alias("erased_customer_rows"))
+        )
+    if lakehouse.exists(tables.ERASED_ROWS.path):
+        parts.append(
+            lakehouse.scan(tables.ERASED_ROWS.path)
+            .select(*keys)
+            .unique()
+            .with_columns(pl.lit(0, pl.Int64).alias("rows"), pl.lit(0, pl.Int64).alias("erased_customer_rows"))
+        )
+    return pl.concat(parts).group_by(*keys).agg(pl.col(*counts).sum()).collect()
+
+
+def finished_partitions(lakehouse: Lakehouse) -> pl.DataFrame:
+    """(business_date, bronze_rows) of the dates silver has finished: what ``silver/partition_stats`` counted."""
+    if not lakehouse.exists(tables.PARTITION_STATS.path):
+        return pl.DataFrame(schema={"business_date": pl.Date, "bronze_rows": pl.Int64})
+    return lakehouse.read(tables.PARTITION_STATS.path).select("business_date", pl.col("bronze_rows").cast(pl.Int64))
+
+
+def read_manifest(lakehouse: Lakehouse) -> pl.DataFrame:
+    """The manifest as the last landing wrote it, in today's schema (empty before the first landing)."""
+    if not lakehouse.exists(tables.MANIFEST.path):
+        return empty(LANDED_FILES)
+    return upgrade_manifest(lakehouse.read(tables.MANIFEST.path))

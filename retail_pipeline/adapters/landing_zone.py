@@ -1,0 +1,112 @@
+"""The landing zone: the folder shops drop their exports into, and landing it (listing, reading the new or
+changed files, resolving the manifest).
+
+The landing zone is the source of truth (DESIGN.md "Landing"). Landing lists the files, reads only the ones
+that are new or changed (by path, size and mtime), and resolves each file's status (``core/manifest.py``).
+"""
+
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from retail_pipeline.core.contracts import LANDED_FILES
+from retail_pipeline.core.landing_files import SUPPORTED_SUFFIXES, LandingError, RawFile, parse_csv, parse_xlsx
+from retail_pipeline.core.manifest import files_to_probe, resolve_manifest
+from retail_pipeline.core.parsing import parse_timestamp
+from retail_pipeline.settings import DEFAULT_LANDING
+
+# Names that mean "still being written": the next listing will see the final name.
+_IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload")
+
+
+class LandingZone(dg.ConfigurableResource):
+    """The folder shops drop their exports into (``RETAIL_LANDING_DIR``, default ``data/landing``)."""
+
+    root: str = DEFAULT_LANDING
+
+    def list_files(self) -> pl.DataFrame:
+        """Every candidate file under the root: relative path, size and modification time."""
+        root = Path(self.root)
+        rows = []
+        if root.is_dir():
+            for file in sorted(root.rglob("*")):
+                rel = file.relative_to(root)
+                if not file.is_file() or _ignored(rel):
+                    continue
+                stat = file.stat()
+                rows.append(
+                    {
+                        "path": rel.as_posix(),
+                        "size_bytes": stat.st_size,
+                        "mtime": datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc),
+                    }
+                )
+        return pl.DataFrame(rows, schema={n: LANDED_FILES[n] for n in ("path", "size_bytes", "mtime")})
+
+    def confined(self, path: str) -> Path:
+        """``path`` under the root, refused if it resolves outside it (``..``, or a symlink to elsewhere): the
+        landing zone is the one place the pipeline reads from."""
+        root = Path(self.root).resolve()
+        target = (root / path).resolve()
+        if not target.is_relative_to(root):
+            raise LandingError(
+                f"{path}: resolves outside the landing zone ({target}); refused. Copy the file into "
+                f"{self.root} instead of linking to it"
+            )
+        return target
+
+    def read(self, path: str) -> RawFile:
+        """The raw records of one landing file; ``LandingError`` names the file and what is wrong."""
+        if not path.lower().endswith(SUPPORTED_SUFFIXES):
+            raise LandingError(f"{path}: unsupported file type (expected {', '.join(SUPPORTED_SUFFIXES)})")
+        target = self.confined(path)
+        try:
+            data = target.read_bytes()
+            return parse_xlsx(path, data) if path.lower().endswith(".xlsx") else parse_csv(path, data)
+        except LandingError as exc:
+            raise LandingError(f"{path}: {exc}") from exc
+
+    def probe(self, paths: list[str]) -> pl.DataFrame:
+        """What each file holds: sha256, format, rows and every business date it contains (whether or not
+        inside the partitions' range), or why it cannot be read."""
+        probes = []
+        for path in paths:
+            try:
+                raw = self.read(path)
+            except (LandingError, OSError) as exc:
+                probes.append({"path": path, "reason": str(exc)})
+                continue
+            dates = raw.records.select(
+                parse_timestamp(pl.col("invoice_ts")).dt.date().drop_nulls().unique().sort()
+            ).to_series()
+            probes.append(
+                {
+                    "path": path,
+                    "sha256": raw.sha256,
+                    "format": raw.format,
+                    "extra_columns": list(raw.extra_columns),
+                    "rows": raw.records.height,
+                    "business_dates": dates.to_list(),
+                }
+            )
+        probed = ("path", "sha256", "format", "extra_columns", "rows", "business_dates", "reason")
+        schema = {n: LANDED_FILES[n] for n in probed}
+        return pl.DataFrame(probes, schema=schema)
+
+
+def _ignored(rel: Path) -> bool:
+    name = rel.name
+    return (
+        any(part.startswith(".") for part in rel.parts)
+        or name.startswith("~$")
+        or name.lower().endswith(_IN_PROGRESS_SUFFIXES)
+    )
+
+
+def land(zone: LandingZone, previous: pl.DataFrame, start: date, end: date, now: datetime) -> pl.DataFrame:
+    """List the landing zone, read what is new or changed, and return the new manifest."""
+    listing = zone.list_files()
+    probes = zone.probe(files_to_probe(listing, previous))
+    return resolve_manifest(listing, previous, probes, now, start, end)

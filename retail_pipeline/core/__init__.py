@@ -1,0 +1,1 @@
+"""Pure logic: contracts, parsing, reading landing files, transforms, enrichment, planning. No dagster, no IO."""

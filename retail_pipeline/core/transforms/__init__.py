@@ -1,0 +1,1 @@
+"""Pure polars transforms per layer: frames in, frames out."""

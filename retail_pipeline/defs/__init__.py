@@ -1,0 +1,1 @@
+"""Dagster objects only: resources, partitions, assets by layer with their checks, jobs, sensors, schedules."""

@@ -1,0 +1,1 @@
+"""Bronze assets: data as it arrived, plus lineage."""

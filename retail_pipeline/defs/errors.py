@@ -1,0 +1,9 @@
+"""What a failed Dagster step says, in one line.
+"""
+
+
+def root_cause(error) -> str:
+    """The innermost error message: Dagster wraps the user's exception in its own step errors."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()

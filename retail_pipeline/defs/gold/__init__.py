@@ -1,0 +1,1 @@
+"""Gold assets: KPI marts, the star schema and the data-quality scorecard."""

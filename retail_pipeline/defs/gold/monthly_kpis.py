@@ -1,0 +1,44 @@
+"""gold/monthly_kpis: sales KPIs per calendar month over the whole history."""
+
+import dagster as dg
+import polars as pl
+
+from retail_pipeline.adapters.lakehouse import Lakehouse
+from retail_pipeline.core import tables
+from retail_pipeline.core.invariants import revenue_mismatches
+from retail_pipeline.core.transforms import kpis
+from retail_pipeline.defs.checks import (
+    check_result,
+    contract_check,
+)
+from retail_pipeline.defs.policies import (
+    HISTORY_MART,
+    SILVER_IN,
+    key_of,
+)
+
+
+@dg.asset(
+    key=key_of(tables.MONTHLY_KPIS),
+    ins=SILVER_IN,
+    **HISTORY_MART,
+)
+def monthly_kpis(context: dg.AssetExecutionContext, silver: pl.LazyFrame) -> pl.LazyFrame:
+    """Sales KPIs per calendar month over the whole history: revenue (gross, product, cancelled, net) in
+    GBP, EUR and USD, orders, cancelled orders and the cancellation rate, customers (new and returning),
+    lines, units and average order value."""
+    frame = kpis.monthly_kpis(silver).collect()
+    context.add_output_metadata({"gross_revenue_gbp_total": float(frame["gross_revenue_gbp"].sum())})
+    return frame.lazy()
+
+
+@dg.asset_check(asset=key_of(tables.MONTHLY_KPIS), blocking=True)
+def monthly_revenue_reconciles_with_silver(lakehouse: Lakehouse) -> dg.AssetCheckResult:
+    """Over the whole history, the monthly marts' revenue equals silver's lines, per currency."""
+    silver = lakehouse.scan(tables.SILVER_TRANSACTIONS.path).with_columns(pl.col("invoice_date").dt.truncate("1mo"))
+    monthly = lakehouse.scan(tables.MONTHLY_KPIS.path).rename({"month": "invoice_date"})
+    failures = revenue_mismatches(silver, monthly)
+    return check_result(failures, "months where gold's revenue differs from silver's")
+
+
+matches_contract = contract_check(tables.MONTHLY_KPIS)

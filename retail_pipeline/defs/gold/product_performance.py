@@ -1,0 +1,24 @@
+"""gold/product_performance: per month and product, revenue, units, orders and rank."""
+
+import dagster as dg
+import polars as pl
+
+from retail_pipeline.core import tables
+from retail_pipeline.core.transforms import marts
+from retail_pipeline.defs.checks import contract_check
+from retail_pipeline.defs.policies import (
+    HISTORY_MART,
+    SILVER_IN,
+    input_of,
+    key_of,
+)
+
+
+@dg.asset(key=key_of(tables.PRODUCT_PERFORMANCE), ins={**SILVER_IN, "dim_product": input_of(tables.DIM_PRODUCT)}, **HISTORY_MART)
+def product_performance(silver: pl.LazyFrame, dim_product: pl.LazyFrame) -> pl.LazyFrame:
+    """Per month and product: gross revenue in GBP, EUR and USD, units, orders, distinct customers, and
+    the product's revenue rank in the month (1 = best)."""
+    return marts.product_performance(silver, dim_product)
+
+
+matches_contract = contract_check(tables.PRODUCT_PERFORMANCE)

@@ -1,0 +1,1 @@
+"""Serving assets: the DuckDB warehouse file and the KPI report."""

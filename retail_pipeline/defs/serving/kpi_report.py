@@ -1,0 +1,46 @@
+"""gold/kpi_report: the KPI report (one HTML page with charts, and a dashboard image)."""
+
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from retail_pipeline.adapters.report import kpi_figures, png_markdown, write_report
+from retail_pipeline.core import tables
+from retail_pipeline.defs.policies import HISTORY_MART_CONDITION, input_of
+from retail_pipeline.defs.resources import ReportsDir
+
+
+@dg.asset(
+    key=["gold", "kpi_report"],
+    ins={
+        "monthly": input_of(tables.MONTHLY_KPIS),
+        "country_sales": input_of(tables.COUNTRY_SALES),
+        "product_performance": input_of(tables.PRODUCT_PERFORMANCE),
+        "customer_rfm": input_of(tables.CUSTOMER_RFM),
+        "scorecard": input_of(tables.DQ_SCORECARD),
+    },
+    automation_condition=HISTORY_MART_CONDITION,
+    group_name="serving",
+    kinds={"html", "matplotlib"},
+)
+def kpi_report(
+    reports: ReportsDir,
+    monthly: pl.LazyFrame,
+    country_sales: pl.LazyFrame,
+    product_performance: pl.LazyFrame,
+    customer_rfm: pl.LazyFrame,
+    scorecard: pl.LazyFrame,
+) -> dg.MaterializeResult:
+    """The KPI report: monthly revenue in GBP, EUR and USD, top countries, top products, RFM segment sizes
+    and the data-quality score over time, as one self-contained HTML file under ``data/reports/``
+    (``RETAIL_REPORTS_DIR``); the same charts show on this page as one image."""
+    figures = kpi_figures(monthly, country_sales, product_performance, customer_rfm, scorecard)
+    page, png = write_report(Path(reports.directory), figures)
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.path(str(page.resolve())),
+            "dashboard": dg.MetadataValue.md(png_markdown(png)),
+            "months": figures.monthly.height,
+        }
+    )

@@ -1,0 +1,1 @@
+"""Silver assets: typed, validated, deduplicated, enriched transactions and the reference dimensions."""

@@ -1,0 +1,167 @@
+"""silver/transactions, silver/quarantine and silver/partition_stats: typed, validated, deduplicated, enriched sales lines, the rows that cannot be trusted, and where every bronze row went; and their checks."""
+
+from datetime import date
+
+import dagster as dg
+import polars as pl
+
+from retail_pipeline.adapters.lakehouse import Lakehouse
+from retail_pipeline.core import tables
+from retail_pipeline.core.contracts import BUSINESS_COLUMNS
+from retail_pipeline.core.invariants import row_conservation_failures
+from retail_pipeline.core.transforms.silver import build_silver
+from retail_pipeline.defs.checks import (
+    check_result,
+    check_window,
+    contract_check,
+    daily_check,
+)
+from retail_pipeline.defs.partitions import (
+    partition_bounds,
+    window_dates,
+)
+from retail_pipeline.defs.policies import (
+    DAILY,
+    DELTA,
+    input_of,
+    key_of,
+)
+from retail_pipeline.defs.resources import QualityThresholds
+
+
+@dg.multi_asset(
+    outs={
+        "transactions": dg.AssetOut(
+            key=key_of(tables.SILVER_TRANSACTIONS),
+            description="Sales lines typed, trimmed and deduplicated, classified (line_type, is_product) and "
+            "enriched with ISO country, region and line totals in GBP, EUR and USD. One row per distinct "
+            "valid record; every row points to its landing file and record number.",
+            kinds=DELTA,
+        ),
+        "quarantine": dg.AssetOut(
+            key=key_of(tables.QUARANTINE),
+            description="Bronze rows that cannot be trusted (missing fields, unparseable values, dates out of "
+            "range), as they arrived, with a stable reason_code and a sentence saying what is wrong.",
+            kinds=DELTA,
+        ),
+        "partition_stats": dg.AssetOut(
+            key=key_of(tables.PARTITION_STATS),
+            description="Per business date: bronze rows, silver rows, quarantined rows (by reason) and "
+            "duplicates dropped. bronze = silver + quarantined + duplicates on every row.",
+            kinds=DELTA,
+        ),
+    },
+    ins={
+        "bronze": input_of(tables.BRONZE_TRANSACTIONS),
+        "fx_daily": input_of(tables.FX_DAILY),
+        "dim_country": input_of(tables.DIM_COUNTRY),
+    },
+    **DAILY,
+    group_name="silver",
+)
+def silver_transactions(
+    context: dg.AssetExecutionContext, bronze: pl.LazyFrame, fx_daily: pl.LazyFrame, dim_country: pl.LazyFrame
+):
+    start, end = window_dates(context)
+    valid_start, valid_end = partition_bounds()
+    result = build_silver(bronze, fx_daily, dim_country, start, end, valid_start, valid_end, context.run_id)
+
+    stats = result.partition_stats
+    by_reason = result.quarantine.group_by("reason_code").len().sort("reason_code")
+    context.add_output_metadata(
+        {
+            "bronze_rows": int(stats["bronze_rows"].sum()),
+            "duplicates_dropped": int(stats["duplicates_dropped"].sum()),
+            "quarantined_rows": result.quarantine.height,
+            "rows_without_fx_rate": result.transactions["gbp_eur"].null_count(),
+            "rows_without_iso_country": result.transactions["country_iso2"].null_count(),
+        },
+        output_name="transactions",
+    )
+    context.add_output_metadata(
+        {f"reason_{code}": n for code, n in by_reason.iter_rows()}, output_name="quarantine"
+    )
+    return result.transactions.lazy(), result.quarantine.lazy(), stats.lazy()
+
+
+matches_contract = contract_check(tables.SILVER_TRANSACTIONS)
+quarantine_matches_contract = contract_check(tables.QUARANTINE)
+partition_stats_match_contract = contract_check(tables.PARTITION_STATS)
+
+
+@dg.asset_check(
+    asset=key_of(tables.SILVER_TRANSACTIONS),
+    blocking=True,
+    additional_deps=[key_of(tables.BRONZE_TRANSACTIONS), key_of(tables.QUARANTINE), key_of(tables.PARTITION_STATS)],
+)
+def row_conservation(context: dg.AssetCheckExecutionContext, lakehouse: Lakehouse) -> dg.AssetCheckResult:
+    """Every bronze row of each date written is in silver, in quarantine, or counted as a dropped duplicate."""
+    window = check_window(context)
+    failures = row_conservation_failures(
+        lakehouse.scan(tables.BRONZE_TRANSACTIONS.path, "_partition_date", window),
+        lakehouse.scan(tables.SILVER_TRANSACTIONS.path, "invoice_date", window),
+        lakehouse.scan(tables.QUARANTINE.path, "_partition_date", window),
+        lakehouse.scan(tables.PARTITION_STATS.path, "business_date", window),
+    )
+    return check_result(failures, "business dates lose or invent rows between bronze and silver")
+
+
+@daily_check(asset=key_of(tables.SILVER_TRANSACTIONS), blocking=True)
+def no_duplicate_lines(context: dg.AssetCheckExecutionContext, lakehouse: Lakehouse) -> dg.AssetCheckResult:
+    """No two silver lines are equal on all eight business fields (exact duplicates were dropped)."""
+    silver = lakehouse.scan(tables.SILVER_TRANSACTIONS.path, "invoice_date", check_window(context))
+    failures = (
+        silver.group_by(BUSINESS_COLUMNS).agg(pl.len().alias("copies")).filter(pl.col("copies") > 1).collect()
+    )
+    return check_result(failures, "business keys appear more than once")
+
+
+@daily_check(asset=key_of(tables.SILVER_TRANSACTIONS), blocking=True)
+def every_line_has_an_fx_rate(context: dg.AssetCheckExecutionContext, lakehouse: Lakehouse) -> dg.AssetCheckResult:
+    """Every silver line has its GBP->EUR and GBP->USD rates, so its money exists in three currencies."""
+    silver = lakehouse.scan(tables.SILVER_TRANSACTIONS.path, "invoice_date", check_window(context))
+    failures = (
+        silver.filter(pl.col("gbp_eur").is_null() | pl.col("gbp_usd").is_null())
+        .select("invoice_date", "invoice_no", "stock_code", "_source_file", "_source_sheet", "_source_row")
+        .collect()
+    )
+    return check_result(failures, "lines have no exchange rate")
+
+
+@daily_check(asset=key_of(tables.SILVER_TRANSACTIONS))
+def country_coverage(
+    context: dg.AssetCheckExecutionContext, lakehouse: Lakehouse, quality: QualityThresholds
+) -> dg.AssetCheckResult:
+    """The share of lines whose country has no ISO code (Unspecified, European Community, unknown names)
+    stays under the configured threshold; above it, a warning names the countries."""
+    silver = lakehouse.scan(tables.SILVER_TRANSACTIONS.path, "invoice_date", check_window(context))
+    unknown = (
+        silver.group_by("country")
+        .agg(pl.len().alias("rows"), pl.col("country_iso2").is_null().all().alias("no_iso"))
+        .collect()
+    )
+    total = int(unknown["rows"].sum())
+    missing = unknown.filter(pl.col("no_iso")).sort("rows", descending=True)
+    share = float(missing["rows"].sum()) / total if total else 0.0
+    return dg.AssetCheckResult(
+        passed=share <= quality.max_unknown_country_share,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "share_without_iso_country": share,
+            "threshold": quality.max_unknown_country_share,
+            "countries_without_iso": ", ".join(f"{c} ({n})" for c, n in missing.select("country", "rows").iter_rows()),
+        },
+    )
+
+
+@daily_check(asset=key_of(tables.SILVER_TRANSACTIONS))
+def latest_data_is_fresh(lakehouse: Lakehouse, quality: QualityThresholds) -> dg.AssetCheckResult:
+    """The newest business date in silver is at most the configured number of days old (a warning: history
+    loaded on purpose is old by nature)."""
+    latest = lakehouse.scan(tables.SILVER_TRANSACTIONS.path).select(pl.col("invoice_date").max()).collect().item()
+    age = (date.today() - latest).days if latest else None
+    return dg.AssetCheckResult(
+        passed=age is not None and age <= quality.freshness_days,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"latest_business_date": str(latest), "age_days": age if age is not None else -1},
+    )

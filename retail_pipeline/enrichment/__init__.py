@@ -1,1 +1,0 @@
-"""Reference-data enrichment: exchange rates (ECB) and the country dimension, as pure polars functions."""

@@ -1,0 +1,287 @@
+"""Every ``RETAIL_*`` setting, parsed once, with one clear error naming each bad variable and its value.
+
+``Settings.from_env()`` reads the environment when it is called (the definitions call it when Dagster loads
+them, the command line when a command starts), never at import, with one exception: the first business
+date (``RETAIL_PARTITIONS_START``) defines the partitions, which are module-level objects that assets are
+declared with, so ``partitions_start()`` is read once when ``defs/partitions.py`` is imported.
+
+Secrets (the reference APIs' keys, the object store's credentials, the alert webhook) are not kept here:
+only which of their variables are set. Dagster's resources receive them as ``dg.EnvVar``, so the UI and the
+run storage show the variable's name, never its value.
+
+=====================================  ===============================  =========================================
+variable                               default                          meaning
+=====================================  ===============================  =========================================
+``RETAIL_LANDING_DIR``                 ``data/landing``                 the landing zone
+``RETAIL_LAKEHOUSE_URI``               ``data/lakehouse``               a local path or ``s3://bucket/prefix``
+``RETAIL_WAREHOUSE_PATH``              beside the lakehouse             the DuckDB warehouse file
+``RETAIL_REPORTS_DIR``                 beside the lakehouse             where the KPI report is written
+``RETAIL_PARTITIONS_START``            2010-12-01                       the first business date
+``RETAIL_EXECUTOR``                    ``in_process``                   or ``multiprocess``, for UI/daemon runs
+``RETAIL_MAX_PARTITIONS_PER_RUN``      366                              the longest range one run covers
+``RETAIL_LANDING_SENSOR_INTERVAL_S``   30                               seconds between landing sensor ticks
+``RETAIL_SCHEDULE_TIME``               02:00                            the nightly schedule (Europe/London)
+``RETAIL_VACUUM_RETENTION_HOURS``      168                              what vacuum keeps for older readers
+``RETAIL_MAX_UNKNOWN_COUNTRY_SHARE``   0.05                             above it, a warning check fails
+``RETAIL_FRESHNESS_DAYS``              2                                newest business date older: a warning
+``RETAIL_ALERT_WEBHOOK``               unset                            secret: failed-run alerts are posted here
+``RETAIL_{FX,COUNTRIES}_API_*``        see ``ApiSettings``              the opt-in reference-data APIs
+``AWS_*``                              unset                            an object-store lakehouse's storage
+=====================================  ===============================  =========================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
+
+DEFAULT_LANDING = "data/landing"
+DEFAULT_LAKEHOUSE = "data/lakehouse"
+DEFAULT_START = "2010-12-01"
+EXECUTORS = ("in_process", "multiprocess")
+DEFAULT_RETENTION_HOURS = 168  # Delta's own minimum default: 7 days
+# An object-store lakehouse's settings, read from the standard AWS variables; the credentials are secrets.
+STORAGE_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ALLOW_HTTP")
+STORAGE_SECRETS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+ALERT_WEBHOOK = "RETAIL_ALERT_WEBHOOK"
+
+
+class SettingsError(ValueError):
+    """One or more settings cannot be used; the message names each variable, its value and what it expects."""
+
+
+def _positive_int(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError("a positive whole number")
+    return int(raw)
+
+
+def _whole_number(raw: str) -> int:
+    if not raw.isdigit():
+        raise ValueError("a whole number (0 or more)")
+    return int(raw)
+
+
+def _share(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("a number between 0 and 1") from None
+    if not 0 <= value <= 1:
+        raise ValueError("a number between 0 and 1")
+    return value
+
+
+def _date(raw: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError("a date like 2010-12-01") from None
+
+
+def _clock_time(raw: str) -> str:
+    try:
+        moment = datetime.strptime(raw, "%H:%M")
+    except ValueError:
+        raise ValueError("a time like 02:00") from None
+    return f"{moment.hour:02d}:{moment.minute:02d}"
+
+
+def _executor(raw: str) -> str:
+    choice = raw.lower().replace("-", "_")
+    if choice not in EXECUTORS:
+        raise ValueError(f"one of {', '.join(EXECUTORS)}")
+    return choice
+
+
+def _http_url(raw: str) -> str:
+    if urlsplit(raw).scheme not in ("http", "https"):
+        raise ValueError("an http(s) URL")
+    return raw
+
+
+def _number(positive: bool) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError("a number") from None
+        if value < 0 or (positive and value == 0):
+            raise ValueError("a positive number" if positive else "a number >= 0")
+        return value
+
+    return parse
+
+
+def _integer(positive: bool) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError("an integer") from None
+        if value < 0 or (positive and value == 0):
+            raise ValueError("a positive integer" if positive else "an integer >= 0")
+        return value
+
+    return parse
+
+
+class _Reader:
+    """Reads variables from one environment, collecting every bad value instead of stopping at the first."""
+
+    def __init__(self, environ: Mapping[str, str]):
+        self.environ = environ
+        self.problems: list[str] = []
+
+    def raw(self, name: str) -> str | None:
+        value = self.environ.get(name, "").strip()
+        return value or None
+
+    def get(self, name: str, parse: Callable[[str], Any], default: Any = None) -> Any:
+        raw = self.raw(name)
+        if raw is None:
+            return default
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            self.problems.append(f"{name}={raw!r}: expected {exc}")
+            return default
+
+
+# The settings of a reference API: field of the resource -> (end of its variable name, parser, shared).
+# ``RETAIL_<API>_API_<END>`` wins over the shared ``RETAIL_API_<END>``; URL and key header are per API only.
+API_FIELDS: dict[str, tuple[str, Callable[[str], Any], bool]] = {
+    "url": ("URL", _http_url, False),
+    "api_key_header": ("KEY_HEADER", str, False),
+    "connect_timeout_s": ("CONNECT_TIMEOUT_S", _number(True), True),
+    "read_timeout_s": ("READ_TIMEOUT_S", _number(True), True),
+    "retries": ("RETRIES", _integer(False), True),
+    "backoff_base_s": ("BACKOFF_BASE_S", _number(True), True),
+    "max_retry_after_s": ("MAX_RETRY_AFTER_S", _number(True), True),
+    "requests_per_second": ("REQUESTS_PER_SECOND", _number(True), True),
+    "max_concurrency": ("MAX_CONCURRENCY", _integer(True), True),
+    "breaker_failures": ("BREAKER_FAILURES", _integer(True), True),
+    "breaker_cooldown_s": ("BREAKER_COOLDOWN_S", _number(True), True),
+}
+# Settings of one API only.
+API_EXTRA_FIELDS: dict[str, dict[str, tuple[str, Callable[[str], Any], bool]]] = {
+    "FX": {"days_per_request": ("DAYS_PER_REQUEST", _integer(True), False)},
+    "COUNTRIES": {"refresh_hours": ("REFRESH_HOURS", _number(False), False)},
+}
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """One reference API: the resource's fields found in the environment (typed), and the name of the
+    variable holding its key when one is set (the key itself stays in the environment)."""
+
+    values: Mapping[str, Any] = field(default_factory=dict)
+    key_variable: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.values.get("url"))
+
+
+def _api(reader: _Reader, api: str) -> ApiSettings:
+    values: dict[str, Any] = {}
+    for name, (suffix, parse, shared) in {**API_FIELDS, **API_EXTRA_FIELDS[api]}.items():
+        own, common = f"RETAIL_{api}_API_{suffix}", f"RETAIL_API_{suffix}"
+        variable = own if reader.raw(own) is not None or not shared else common
+        value = reader.get(variable, parse)
+        if value is not None:
+            values[name] = value
+    key = f"RETAIL_{api}_API_KEY"
+    return ApiSettings(MappingProxyType(values), key if reader.raw(key) else None)
+
+
+def partitions_start(environ: Mapping[str, str] | None = None) -> date:
+    """The first business date (``RETAIL_PARTITIONS_START``), read on its own: the partitions are defined at
+    import (see the module docstring)."""
+    reader = _Reader(os.environ if environ is None else environ)
+    start = reader.get("RETAIL_PARTITIONS_START", _date, date.fromisoformat(DEFAULT_START))
+    if reader.problems:
+        raise SettingsError(reader.problems[0])
+    return start
+
+
+def beside_lakehouse(root: str, name: str) -> str:
+    """``name`` next to a local lakehouse (``data/lakehouse`` -> ``data/<name>``); under ``data/`` for an
+    object-store lakehouse."""
+    return str(Path("data" if "://" in root else Path(root).parent) / name)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the pipeline is configured to do (see the module docstring for each variable)."""
+
+    landing_dir: str = DEFAULT_LANDING
+    lakehouse_uri: str = DEFAULT_LAKEHOUSE
+    warehouse_path_setting: str | None = None
+    reports_dir_setting: str | None = None
+    partitions_start: date = date.fromisoformat(DEFAULT_START)
+    executor: str = "in_process"
+    max_partitions_per_run: int = 366
+    landing_sensor_interval_s: int = 30
+    schedule_time: str = "02:00"
+    vacuum_retention_hours: int = DEFAULT_RETENTION_HOURS
+    max_unknown_country_share: float = 0.05
+    freshness_days: int = 2
+    alert_webhook_set: bool = False
+    fx_api: ApiSettings = field(default_factory=ApiSettings)
+    countries_api: ApiSettings = field(default_factory=ApiSettings)
+    storage: Mapping[str, str] = field(default_factory=dict)  # plain AWS_* variable -> value (object store only)
+    storage_secrets: tuple[str, ...] = ()  # AWS_* credential variables that are set (object store only)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """The settings of ``environ`` (default: the process environment); ``overrides`` (such as a command's
+        ``--lakehouse``) win over it. ``SettingsError`` lists every bad value at once."""
+        reader = _Reader(os.environ if environ is None else environ)
+        lakehouse = overrides.pop("lakehouse_uri", None) or reader.raw("RETAIL_LAKEHOUSE_URI") or DEFAULT_LAKEHOUSE
+        remote = "://" in lakehouse
+        settings = cls(
+            landing_dir=overrides.pop("landing_dir", None) or reader.raw("RETAIL_LANDING_DIR") or DEFAULT_LANDING,
+            lakehouse_uri=lakehouse,
+            warehouse_path_setting=reader.raw("RETAIL_WAREHOUSE_PATH"),
+            reports_dir_setting=reader.raw("RETAIL_REPORTS_DIR"),
+            partitions_start=reader.get("RETAIL_PARTITIONS_START", _date, date.fromisoformat(DEFAULT_START)),
+            executor=reader.get("RETAIL_EXECUTOR", _executor, "in_process"),
+            max_partitions_per_run=reader.get("RETAIL_MAX_PARTITIONS_PER_RUN", _positive_int, 366),
+            landing_sensor_interval_s=reader.get("RETAIL_LANDING_SENSOR_INTERVAL_S", _positive_int, 30),
+            schedule_time=reader.get("RETAIL_SCHEDULE_TIME", _clock_time, "02:00"),
+            vacuum_retention_hours=reader.get("RETAIL_VACUUM_RETENTION_HOURS", _whole_number, DEFAULT_RETENTION_HOURS),
+            max_unknown_country_share=reader.get("RETAIL_MAX_UNKNOWN_COUNTRY_SHARE", _share, 0.05),
+            freshness_days=reader.get("RETAIL_FRESHNESS_DAYS", _whole_number, 2),
+            alert_webhook_set=reader.raw(ALERT_WEBHOOK) is not None,
+            fx_api=_api(reader, "FX"),
+            countries_api=_api(reader, "COUNTRIES"),
+            storage=MappingProxyType(
+                {v: reader.raw(v) for v in STORAGE_VARIABLES if remote and reader.raw(v) is not None}
+            ),
+            storage_secrets=tuple(v for v in STORAGE_SECRETS if remote and reader.raw(v) is not None),
+            **overrides,
+        )
+        if reader.problems:
+            raise SettingsError("bad setting" + ("s" if len(reader.problems) > 1 else "") + ":\n  " + "\n  ".join(reader.problems))
+        return settings
+
+    @property
+    def warehouse_path(self) -> str:
+        return self.warehouse_path_setting or beside_lakehouse(self.lakehouse_uri, "warehouse.duckdb")
+
+    @property
+    def reports_dir(self) -> str:
+        return self.reports_dir_setting or beside_lakehouse(self.lakehouse_uri, "reports")
+
+    @property
+    def schedule_cron(self) -> str:
+        """The nightly schedule's time as a daily cron expression."""
+        hour, minute = self.schedule_time.split(":")
+        return f"{int(minute)} {int(hour)} * * *"
