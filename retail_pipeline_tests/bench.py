@@ -55,7 +55,7 @@ def measure(cmd: list[str], env: dict, workdir: Path) -> Measured:
 
 
 def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "retail_pipeline.cli", *args]
+    return [sys.executable, "-m", "retail_pipeline.app.cli", *args]
 
 
 def split(stdout: str) -> tuple[dict[str, float], dict[str, float]]:
@@ -74,9 +74,10 @@ def sensor_tick_seconds(workdir: Path, files: int = 1000) -> list[float]:
     """Wall seconds of three landing-sensor ticks that find nothing new among ``files`` landed files."""
     import dagster as dg
 
-    from retail_pipeline.automation import landing_sensor
-    from retail_pipeline.lakehouse import Lakehouse
-    from retail_pipeline.landing import LandingZone
+    from retail_pipeline.adapters.lakehouse import Lakehouse
+    from retail_pipeline.adapters.landing_zone import LandingZone
+    from retail_pipeline.defs.sensors import build_landing_sensor
+    from retail_pipeline.settings import Settings
 
     landing = workdir / "sensor_landing"
     landing.mkdir()
@@ -86,6 +87,7 @@ def sensor_tick_seconds(workdir: Path, files: int = 1000) -> list[float]:
         (landing / f"f{i:04d}.csv").write_text(header + f"{540000 + i},21777,BOX,1,1/{day}/2011 10:00,7.95,,France\n")
     resources = {"landing": LandingZone(root=str(landing)), "lakehouse": Lakehouse(root=str(workdir / "sensor_lake"))}
     instance = dg.DagsterInstance.ephemeral()
+    landing_sensor = build_landing_sensor(Settings())
     cursor = None
     for _ in range(2):  # first sight, then landing
         result = landing_sensor(dg.build_sensor_context(cursor=cursor, instance=instance, resources=resources))

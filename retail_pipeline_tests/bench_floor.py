@@ -12,16 +12,18 @@ from datetime import datetime, timedelta, timezone
 
 import polars as pl
 
-from retail_pipeline.enrichment.countries import build_dim_country, read_bundled_countries
-from retail_pipeline.enrichment.fx import build_fx_daily, read_bundled_ecb_rates
-from retail_pipeline.lakehouse import Lakehouse, Window
-from retail_pipeline.landing import LandingZone, to_bronze
-from retail_pipeline.partitions import partition_bounds
-from retail_pipeline.contracts import BRONZE_TRANSACTIONS
-from retail_pipeline.schemas import conform
-from retail_pipeline.transforms import gold, marts, star
-from retail_pipeline.transforms.quality import build_scorecard
-from retail_pipeline.transforms.silver import build_silver
+from retail_pipeline.adapters.lakehouse import Lakehouse
+from retail_pipeline.adapters.landing_zone import LandingZone
+from retail_pipeline.core.contracts import BRONZE_TRANSACTIONS, conform
+from retail_pipeline.core.dates import Window
+from retail_pipeline.core.enrichment.countries import build_dim_country, read_bundled_countries
+from retail_pipeline.core.enrichment.fx import build_fx_daily, read_bundled_ecb_rates
+from retail_pipeline.core.landing_files import to_bronze
+from retail_pipeline.core.transforms import kpis as gold
+from retail_pipeline.core.transforms import marts, star
+from retail_pipeline.core.transforms.quality import build_scorecard
+from retail_pipeline.core.transforms.silver import build_silver
+from retail_pipeline.defs.partitions import partition_bounds
 
 
 def main() -> None:

@@ -21,15 +21,15 @@ from pathlib import Path
 
 import dagster as dg
 
-from retail_pipeline.automation import RANGE_END_TAG, RANGE_START_TAG
-from retail_pipeline.definitions import PARTITIONS_JOB, build_definitions
-from retail_pipeline.operations import root_cause
-from retail_pipeline.runner import QUIET
+from retail_pipeline.app.runner import QUIET
+from retail_pipeline.defs.definitions import build_definitions
+from retail_pipeline.defs.errors import root_cause
+from retail_pipeline.defs.jobs import RANGE_END_TAG, RANGE_START_TAG
 
 
 def partitions_job() -> dg.JobDefinition:
     """The job as a deployment loads it, rebuilt by name in each step process of the multiprocess executor."""
-    return build_definitions().resolve_job_def(PARTITIONS_JOB)
+    return build_definitions().resolve_job_def("partitions_job")
 
 
 def _outcome(result) -> dict:
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(job: dg.JobDefinition, instance: dg.DagsterInstance, args, tags: dict) -> dict:
-    if args.multiprocess and job.name == PARTITIONS_JOB:
+    if args.multiprocess and job.name == "partitions_job":
         if job.executor_def.name != "multiprocess":
             raise SystemExit(f"RETAIL_EXECUTOR=multiprocess is not in effect: the job's executor is {job.executor_def.name}")
         # The forkserver imports this module (hence dagster, polars, deltalake and the definitions) once and

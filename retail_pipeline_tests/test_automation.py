@@ -10,20 +10,17 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from retail_pipeline.automation import (
-    LandingCursor,
-    group_ranges,
-    landing_sensor,
-    nightly_schedule,
-    schedule_cron,
-    stale_dates,
-)
-from retail_pipeline.definitions import build_definitions
-from retail_pipeline.lakehouse import Lakehouse
-from retail_pipeline.landing import LandingZone
-from retail_pipeline.resources import build_resources
-from retail_pipeline.schemas import PER_RUN_COLUMNS
-from retail_pipeline.runner import RANGE_END_TAG, RANGE_START_TAG, backfill, chunks, run_pipeline
+from retail_pipeline.adapters.lakehouse import Lakehouse
+from retail_pipeline.adapters.landing_zone import LandingZone
+from retail_pipeline.app.runner import backfill, run_pipeline
+from retail_pipeline.core.contracts import PER_RUN_COLUMNS
+from retail_pipeline.core.planning import LandingCursor, chunks, group_ranges, stale_dates
+from retail_pipeline.defs.definitions import build_definitions
+from retail_pipeline.defs.jobs import RANGE_END_TAG, RANGE_START_TAG
+from retail_pipeline.defs.resources import build_resources
+from retail_pipeline.defs.schedules import build_nightly_schedule
+from retail_pipeline.defs.sensors import build_landing_sensor
+from retail_pipeline.settings import Settings
 from retail_pipeline_tests.conftest import write_csv
 from retail_pipeline_tests.test_pipeline import DAYS, assert_same_tables, snapshot, write_days
 
@@ -45,7 +42,8 @@ class Sensor:
             instance=self.instance,
             resources={"landing": LandingZone(root=str(self.landing)), "lakehouse": Lakehouse(root=str(self.lake))},
         )
-        result = landing_sensor(context)
+        # Built from the environment at each tick, as a daemon that reloaded the definitions would.
+        result = build_landing_sensor(Settings.from_env())(context)
         self.cursor = result.cursor
         return result
 
@@ -54,7 +52,7 @@ class Sensor:
 
     def run(self, result: dg.SensorResult) -> None:
         """Execute what the sensor requested, as the daemon would."""
-        defs = build_definitions(build_resources(str(self.landing), str(self.lake)))
+        defs = build_definitions(resources=build_resources(str(self.landing), str(self.lake)))
         for request in result.run_requests:
             done = defs.resolve_job_def("incremental_job").execute_in_process(instance=self.instance, tags=request.tags)
             assert done.success
@@ -204,6 +202,7 @@ def test_stale_dates_and_ranges_are_pure_functions():
 
 
 def test_the_nightly_schedule_requests_the_previous_day(monkeypatch):
+    nightly_schedule = build_nightly_schedule(Settings())
     london = ZoneInfo("Europe/London")
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2011, 12, 10, 2, 0, tzinfo=london))
     request = nightly_schedule(context)
@@ -212,16 +211,16 @@ def test_the_nightly_schedule_requests_the_previous_day(monkeypatch):
     assert nightly_schedule.default_status == dg.DefaultScheduleStatus.STOPPED
     assert nightly_schedule.job_name == "nightly_job"
     monkeypatch.setenv("RETAIL_SCHEDULE_TIME", "23:45")
-    assert schedule_cron() == "45 23 * * *"
+    assert build_nightly_schedule(Settings.from_env()).cron_schedule == "45 23 * * *"
     monkeypatch.setenv("RETAIL_SCHEDULE_TIME", "2am")
-    with pytest.raises(ValueError, match="like 02:00"):
-        schedule_cron()
+    with pytest.raises(ValueError, match="RETAIL_SCHEDULE_TIME='2am': expected a time like 02:00"):
+        Settings.from_env()
 
 
 def test_whole_history_marts_are_requested_once_after_a_multi_partition_run(landing, lakehouse_root):
     write_days(landing)
     instance = dg.DagsterInstance.ephemeral()
-    defs = build_definitions(build_resources(str(landing), str(lakehouse_root)))
+    defs = build_definitions(resources=build_resources(str(landing), str(lakehouse_root)))
     monthly = dg.AssetKey(["gold", "monthly_kpis"])
 
     def requested(cursor=None):
@@ -239,7 +238,7 @@ def test_whole_history_marts_are_requested_once_after_a_multi_partition_run(land
     history = [key for key in defs.resolve_asset_graph().get_all_asset_keys()
                if key.path[0] == "gold" and not defs.resolve_assets_def(key).partitions_def]
     assert len(history) == 11
-    from retail_pipeline.automation import history_marts_sensor  # on by default in `make dev`
+    from retail_pipeline.defs.sensors import history_marts_sensor  # on by default in `make dev`
 
     assert set(history) <= history_marts_sensor.asset_selection.resolve(defs.resolve_asset_graph())
     assert {key.to_user_string(): after_batch.get_num_requested(key) for key in history} == {
@@ -267,7 +266,7 @@ def test_a_day_by_day_backfill_equals_one_range_run(tmp_path):
 
 
 def test_run_rebuilds_only_what_changed_and_completes_unfinished_dates(landing, lakehouse_root):
-    from retail_pipeline.lakehouse import Window
+    from retail_pipeline.core.dates import Window
 
     write_days(landing)
     instance = dg.DagsterInstance.ephemeral()

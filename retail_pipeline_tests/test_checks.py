@@ -6,11 +6,11 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
-from retail_pipeline.checks import revenue_mismatches, row_conservation_failures
-from retail_pipeline.definitions import build_definitions
-from retail_pipeline.lakehouse import Window
-from retail_pipeline.resources import build_resources
-from retail_pipeline.runner import RANGE_END_TAG, RANGE_START_TAG
+from retail_pipeline.core.dates import Window
+from retail_pipeline.core.invariants import revenue_mismatches, row_conservation_failures
+from retail_pipeline.defs.definitions import build_definitions
+from retail_pipeline.defs.jobs import RANGE_END_TAG, RANGE_START_TAG
+from retail_pipeline.defs.resources import build_resources
 from retail_pipeline_tests.test_pipeline import REFERENCE, write_days
 
 D1, D2 = date(2011, 1, 3), date(2011, 1, 4)
@@ -50,7 +50,7 @@ def test_revenue_mismatch_names_the_date_and_the_measure():
 
 
 def _run(resources: dict, selection: list[str], start: str, end: str) -> dg.ExecuteInProcessResult:
-    defs = build_definitions(resources)
+    defs = build_definitions(resources=resources)
     return dg.materialize(
         list(defs.assets),
         selection=selection,
@@ -62,7 +62,7 @@ def _run(resources: dict, selection: list[str], start: str, end: str) -> dg.Exec
 
 
 def _checks_via_job(resources: dict, start: str, end: str) -> dg.ExecuteInProcessResult:
-    defs = build_definitions(resources)
+    defs = build_definitions(resources=resources)
     return defs.resolve_job_def("daily_job").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(),
         tags={RANGE_START_TAG: start, RANGE_END_TAG: end},
@@ -150,7 +150,7 @@ def test_schema_drift_names_the_file_and_its_extra_columns(landing, lakehouse_ro
     header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country,Channel,Till"
     (landing / "with_channel.csv").write_text(f"{header}\n2,85123A,HEART,1,12/1/2010 9:00,1,,EIRE,web,3\n")
     resources = build_resources(str(landing), str(lakehouse_root))
-    result = build_definitions(resources).resolve_job_def("landing_job").execute_in_process(
+    result = build_definitions(resources=resources).resolve_job_def("landing_job").execute_in_process(
         instance=dg.DagsterInstance.ephemeral()
     )
     assert result.success
@@ -163,8 +163,8 @@ def test_schema_drift_names_the_file_and_its_extra_columns(landing, lakehouse_ro
 def test_the_silver_contract_names_each_broken_rule():
     from datetime import datetime
 
-    from retail_pipeline.checks import contract_failures
-    from retail_pipeline.contracts import SILVER_TRANSACTIONS, SilverTransactionsModel
+    from retail_pipeline.core.contracts import SILVER_TRANSACTIONS, SilverTransactionsModel
+    from retail_pipeline.core.invariants import contract_failures
 
     good = {
         "invoice_no": "536365", "stock_code": "85123A", "description": "HEART", "quantity": 2,
@@ -195,7 +195,7 @@ def test_the_manifest_and_reference_tables_match_their_contracts(landing, lakeho
     write_days(landing)
     (landing / "bad.csv").write_text("foo,bar\n1,2\n")  # a rejected file is a valid manifest row
     resources = build_resources(str(landing), str(lakehouse_root))
-    result = build_definitions(resources).resolve_job_def("landing_job").execute_in_process(
+    result = build_definitions(resources=resources).resolve_job_def("landing_job").execute_in_process(
         instance=dg.DagsterInstance.ephemeral()
     )
     assert result.success
@@ -215,7 +215,7 @@ def test_the_manifest_and_reference_tables_match_their_contracts(landing, lakeho
 
 def _run_checks(resources: dict, *checks) -> dict[str, dg.AssetCheckEvaluation]:
     """Run only the given checks (on their own, so they look at every date), as a user can from the UI."""
-    base = build_definitions(resources)
+    base = build_definitions(resources=resources)
     job = dg.define_asset_job("only_checks", selection=dg.AssetSelection.checks(*checks))
     defs = dg.Definitions(assets=base.assets, asset_checks=base.asset_checks, jobs=[job], resources=resources)
     result = defs.resolve_job_def("only_checks").execute_in_process(
@@ -228,8 +228,8 @@ def test_a_surviving_duplicate_fails_and_fresh_data_passes_freshness(landing, la
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    from retail_pipeline.checks import latest_data_is_fresh, no_duplicate_lines
-    from retail_pipeline.runner import run_pipeline
+    from retail_pipeline.app.runner import run_pipeline
+    from retail_pipeline.defs.silver.transactions import latest_data_is_fresh, no_duplicate_lines
 
     today = datetime.now(ZoneInfo("Europe/London")) - timedelta(minutes=1)
     stamp = f"{today.month}/{today.day}/{today.year} {today.hour}:{today.minute:02d}"
@@ -250,7 +250,7 @@ def test_a_surviving_duplicate_fails_and_fresh_data_passes_freshness(landing, la
 def test_daily_checks_look_at_the_days_of_their_run(landing, lakehouse_root):
     """A run over some days checks those days (its cost follows the run, not the history); a check run on
     its own checks every day."""
-    from retail_pipeline.checks import no_duplicate_lines
+    from retail_pipeline.defs.silver.transactions import no_duplicate_lines
 
     write_days(landing)
     resources = build_resources(str(landing), str(lakehouse_root))
@@ -262,7 +262,7 @@ def test_daily_checks_look_at_the_days_of_their_run(landing, lakehouse_root):
 
     # A range run over 12-01 and a single-partition run of 12-02 (as the UI launches one) do not see 12-03.
     assert _checks_via_job(resources, "2010-12-01", "2010-12-01").success
-    single = build_definitions(resources).resolve_job_def("daily_job").execute_in_process(
+    single = build_definitions(resources=resources).resolve_job_def("daily_job").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), partition_key="2010-12-02", raise_on_error=False
     )
     duplicates = next(e for e in single.get_asset_check_evaluations() if e.check_name == "no_duplicate_lines")

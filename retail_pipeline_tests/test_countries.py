@@ -1,4 +1,4 @@
-"""Tests for retail_pipeline.enrichment.countries: ISO rows from the bundles and the shop-name lookup."""
+"""Tests for retail_pipeline.core.enrichment.countries: ISO rows from the bundles and the shop-name lookup."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import importlib.metadata
 import polars as pl
 import pytest
 
-from retail_pipeline.enrichment.countries import (
+from retail_pipeline.core.enrichment.countries import (
     COUNTRY_ALIASES,
     COUNTRY_SOURCE_BUNDLE,
     NO_ISO_CONTINENTS,
@@ -283,7 +283,7 @@ def test_reading_the_bundles_does_not_import_country_converter():
 
     code = (
         "import sys\n"
-        "from retail_pipeline.enrichment import countries, fx\n"
+        "from retail_pipeline.core.enrichment import countries, fx\n"
         "countries.build_dim_country(countries.read_bundled_countries())\n"
         "fx.build_fx_daily(fx.read_bundled_ecb_rates()[0])\n"
         "assert 'country_converter' not in sys.modules, 'country_converter was imported'\n"

@@ -24,7 +24,8 @@ from dagster._core.errors import DagsterInvalidConfigError
 from dagster._core.instance.config import dagster_instance_config
 from dagster._serdes import class_from_code_pointer
 
-from retail_pipeline.lakehouse import Lakehouse
+from retail_pipeline.adapters.lakehouse import Lakehouse
+from retail_pipeline.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -187,7 +188,7 @@ def test_webserver_and_daemon_load_the_user_code_server_named_in_the_workspace(r
 def test_user_code_reaches_the_minio_bucket_and_keeps_landing_and_outputs_on_volumes(resolved):
     services = resolved["services"]
     environment = services["user-code"]["environment"]
-    lakehouse = Lakehouse.from_env(environ=environment)
+    lakehouse = Lakehouse.from_settings(Settings.from_env(environment))
     assert lakehouse.remote and lakehouse.root == "s3://retail/lakehouse"
     # The MinIO service inside the compose network (a name compose resolves; nothing here connects to it).
     endpoint = urlsplit(lakehouse.endpoint_url)

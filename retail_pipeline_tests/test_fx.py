@@ -1,4 +1,4 @@
-"""Tests for retail_pipeline.enrichment.fx: the bundled ECB history and the calendar-day GBP table."""
+"""Tests for retail_pipeline.core.enrichment.fx: the bundled ECB history and the calendar-day GBP table."""
 
 from __future__ import annotations
 
@@ -10,11 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from retail_pipeline.enrichment.fx import (
-    FX_SOURCE_BUNDLE,
-    build_fx_daily,
-    read_bundled_ecb_rates,
-)
+from retail_pipeline.core.enrichment.fx import FX_SOURCE_BUNDLE, build_fx_daily, read_bundled_ecb_rates
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests of the synthetic Online Retail landing source (retail_pipeline.generate).
+"""Tests of the synthetic Online Retail landing source (retail_pipeline.app.generate).
 
 Files are generated for real in temporary folders and read back as strings, the way the landing code
 sees them. Two module-scoped samples (50k and 200k rows) keep the whole file to a few seconds.
@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from retail_pipeline.generate import (
+from retail_pipeline.app.generate import (
     DEFAULT_END,
     DEFAULT_START,
     FILE_PREFIX,

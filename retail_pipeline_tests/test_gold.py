@@ -5,8 +5,8 @@ from datetime import date
 import polars as pl
 import pytest
 
-from retail_pipeline.contracts import DAILY_SALES, MONTHLY_KPIS
-from retail_pipeline.transforms.gold import daily_sales, monthly_kpis
+from retail_pipeline.core.contracts import DAILY_SALES, MONTHLY_KPIS
+from retail_pipeline.core.transforms.kpis import daily_sales, monthly_kpis
 
 
 def silver() -> pl.LazyFrame:

@@ -8,8 +8,7 @@ from datetime import date
 
 import pytest
 
-from retail_pipeline.enrichment.fx import parse_frankfurter
-from retail_pipeline.http_client import (
+from retail_pipeline.adapters.http_client import (
     ApiClient,
     ApiError,
     CircuitBreaker,
@@ -19,6 +18,7 @@ from retail_pipeline.http_client import (
     retry_after_seconds,
     safe_url,
 )
+from retail_pipeline.core.enrichment.fx import parse_frankfurter
 from retail_pipeline_tests.api_server import ApiServer, Fault, fx_document_bytes
 
 START, END = date(2011, 1, 3), date(2011, 1, 31)

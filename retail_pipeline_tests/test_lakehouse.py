@@ -5,7 +5,8 @@ from datetime import date
 import polars as pl
 import pytest
 
-from retail_pipeline.lakehouse import Lakehouse, MissingTableError, Window
+from retail_pipeline.adapters.lakehouse import Lakehouse, MissingTableError
+from retail_pipeline.core.dates import Window
 
 
 def _days(*days: str, tag: str = "a") -> pl.DataFrame:
@@ -73,7 +74,7 @@ def test_a_release_that_adds_a_column_evolves_a_daily_table_in_place(lakehouse_r
 
 
 def test_every_write_records_the_schema_version(lakehouse_root):
-    from retail_pipeline.lakehouse import SCHEMA_VERSION
+    from retail_pipeline.adapters.lakehouse import SCHEMA_VERSION
 
     house = Lakehouse(root=str(lakehouse_root))
     house.write("t/daily", _days("2011-01-01"), "d")
@@ -84,7 +85,7 @@ def test_every_write_records_the_schema_version(lakehouse_root):
 def test_a_daily_table_from_another_major_version_is_refused_with_how_to_rebuild(lakehouse_root):
     from deltalake import CommitProperties, write_deltalake
 
-    from retail_pipeline.lakehouse import VERSION_KEY, IncompatibleTableError
+    from retail_pipeline.adapters.lakehouse import VERSION_KEY, IncompatibleTableError
 
     house = Lakehouse(root=str(lakehouse_root))
     old = _days("2011-01-01").with_columns(pl.col("d").dt.truncate("1mo").alias("_month"))

@@ -6,9 +6,9 @@ from datetime import date, datetime, timezone
 import polars as pl
 import pytest
 
-from retail_pipeline.landing import LandingError, LandingZone, land, map_header, parse_csv, place_rows
-from retail_pipeline.contracts import LANDED_FILES
-from retail_pipeline.schemas import empty
+from retail_pipeline.adapters.landing_zone import LandingZone, land
+from retail_pipeline.core.contracts import LANDED_FILES, empty
+from retail_pipeline.core.landing_files import LandingError, map_header, parse_csv, place_rows
 from retail_pipeline_tests.conftest import write_csv
 
 START, END = date(2010, 12, 1), date(2012, 1, 1)
@@ -174,7 +174,7 @@ def test_well_formed_files_read_the_same_by_both_readers():
         '536366,22633,"MULTI\nLINE",1,12/1/2010 9:00,0.65,17850.0,EIRE\n'
     )
     fast = parse_csv("a.csv", body.encode()).records
-    from retail_pipeline.landing import read_records
+    from retail_pipeline.core.landing_files import read_records
 
     slow = read_records(body).rename({"InvoiceNo": "invoice_no"})
     assert fast["_field_count"].null_count() == fast.height
@@ -243,7 +243,7 @@ def test_a_workbook_sheet_with_an_unknown_header_names_the_sheet(landing):
 
 
 def test_a_manifest_from_an_older_release_is_upgraded_and_its_files_read_again(landing):
-    from retail_pipeline.landing import upgrade_manifest
+    from retail_pipeline.core.manifest import upgrade_manifest
 
     zone = LandingZone(root=str(landing))
     write_csv(landing / "day1.csv", DAY1, header=HEADER_WITH_CHANNEL)
@@ -259,7 +259,7 @@ HEADER_WITH_CHANNEL = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,Unit
 
 
 def test_undecodable_bytes_do_not_reject_the_file_and_their_records_are_quarantined():
-    from retail_pipeline.transforms.silver import REPLACEMENT
+    from retail_pipeline.core.transforms.silver import REPLACEMENT
 
     body = (
         b"InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"

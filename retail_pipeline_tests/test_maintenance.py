@@ -5,12 +5,13 @@ from datetime import date, timedelta
 import dagster as dg
 import polars as pl
 
-from retail_pipeline.definitions import build_definitions
-from retail_pipeline.lakehouse import SCHEMA_VERSION, Lakehouse, Window
-from retail_pipeline.maintenance import files, maintain
-from retail_pipeline.resources import build_resources
-from retail_pipeline.runner import backfill
-from retail_pipeline.warehouse import SQL_TABLES
+from retail_pipeline.adapters.lakehouse import SCHEMA_VERSION, Lakehouse
+from retail_pipeline.adapters.maintenance import files, maintain
+from retail_pipeline.app.runner import backfill
+from retail_pipeline.core.dates import Window
+from retail_pipeline.core.tables import SQL_TABLES
+from retail_pipeline.defs.definitions import build_definitions
+from retail_pipeline.defs.resources import build_resources
 from retail_pipeline_tests.test_pipeline import assert_same_tables, snapshot, write_days
 
 
@@ -55,7 +56,7 @@ def test_the_maintenance_job_after_a_day_by_day_backfill(landing, tmp_path):
     stored = files(house, "silver/transactions").stored
     assert stored >= 3  # one file per day's run
 
-    defs = build_definitions(build_resources(str(landing), str(root)))
+    defs = build_definitions(resources=build_resources(str(landing), str(root)))
     result = defs.resolve_job_def("maintenance_job").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), run_config={"ops": {"maintain_tables": {"config": {"retention_hours": 0}}}}
     )
@@ -72,7 +73,7 @@ def test_the_maintenance_job_after_a_day_by_day_backfill(landing, tmp_path):
 
 
 def test_the_table_catalogue_lists_every_delta_table_of_the_graph(landing, lakehouse_root):
-    defs = build_definitions(build_resources(str(landing), str(lakehouse_root)))
+    defs = build_definitions(resources=build_resources(str(landing), str(lakehouse_root)))
     not_delta = {"gold/warehouse", "gold/kpi_report"}
     keys = {"/".join(key.path) for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert set(SQL_TABLES.values()) == keys - not_delta

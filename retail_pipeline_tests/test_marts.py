@@ -6,9 +6,10 @@ from datetime import date
 import polars as pl
 import pytest
 
-from retail_pipeline import contracts
-from retail_pipeline.checks import contract_failures
-from retail_pipeline.transforms import gold, marts, star
+from retail_pipeline.core import contracts
+from retail_pipeline.core.invariants import contract_failures
+from retail_pipeline.core.transforms import kpis as gold
+from retail_pipeline.core.transforms import marts, star
 
 J10, J20, M30, M31 = date(2011, 1, 10), date(2011, 1, 20), date(2011, 3, 30), date(2011, 3, 31)
 UK, IE, FR = "United Kingdom", "EIRE", "France"
@@ -189,7 +190,7 @@ def test_country_sales_per_month_and_country():
 
 
 def test_csv_exports_neutralise_spreadsheet_formulas_and_keep_numbers():
-    from retail_pipeline.warehouse import render
+    from retail_pipeline.adapters.sql import render
 
     frame = pl.DataFrame(
         {

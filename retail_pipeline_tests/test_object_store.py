@@ -16,9 +16,9 @@ import httpx
 import polars as pl
 import pytest
 
-from retail_pipeline.lakehouse import Lakehouse
-from retail_pipeline.schemas import PER_RUN_COLUMNS
-from retail_pipeline.warehouse import SQL_TABLES
+from retail_pipeline.adapters.lakehouse import Lakehouse
+from retail_pipeline.core.contracts import PER_RUN_COLUMNS
+from retail_pipeline.core.tables import SQL_TABLES
 from retail_pipeline_tests.api_server import ApiServer
 from retail_pipeline_tests.conftest import write_csv
 
@@ -82,7 +82,7 @@ def cli(*args: str, home: Path, cwd: Path, env: dict[str, str]) -> subprocess.Co
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("RETAIL_", "AWS_"))}
     full = clean | {"DAGSTER_HOME": str(home), "DAGSTER_DATA_DIR": str(home)} | env
     return subprocess.run(
-        [sys.executable, "-m", "retail_pipeline.cli", *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "retail_pipeline.app.cli", *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=300
     )
 
 

@@ -8,9 +8,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import dagster as dg
 import pytest
 
-from retail_pipeline.definitions import build_definitions
-from retail_pipeline.operations import run_failure_alert
-from retail_pipeline.resources import build_resources
+from retail_pipeline.defs.definitions import build_definitions
+from retail_pipeline.defs.resources import build_resources
+from retail_pipeline.defs.sensors import run_failure_alert
 
 
 class Webhook:
@@ -44,7 +44,7 @@ def failed_run(tmp_path):
     (tmp_path / "landing").mkdir()
     (tmp_path / "lake").write_text("not a directory")
     instance = dg.DagsterInstance.ephemeral()
-    defs = build_definitions(build_resources(str(tmp_path / "landing"), str(tmp_path / "lake")))
+    defs = build_definitions(resources=build_resources(str(tmp_path / "landing"), str(tmp_path / "lake")))
     result = defs.resolve_job_def("landing_job").execute_in_process(instance=instance, raise_on_error=False)
     assert not result.success
     return instance, result

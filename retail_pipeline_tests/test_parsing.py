@@ -4,7 +4,7 @@ from datetime import datetime
 
 import polars as pl
 
-from retail_pipeline.parsing import normalise_customer_id, parse_price, parse_quantity, parse_timestamp
+from retail_pipeline.core.parsing import normalise_customer_id, parse_price, parse_quantity, parse_timestamp
 
 
 def test_the_three_date_formats_and_nothing_else():

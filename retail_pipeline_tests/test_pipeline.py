@@ -11,18 +11,20 @@ import polars as pl
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from retail_pipeline.apis import CountriesApi, FxApi
-from retail_pipeline.definitions import build_definitions
-from retail_pipeline.lakehouse import SCHEMA_VERSION, Lakehouse
-from retail_pipeline.landing import LandingZone
-from retail_pipeline.resources import ReportsDir, build_resources
-from retail_pipeline.runner import DAILY_TABLES as DAILY_TABLE_NAMES, RANGE_END_TAG, RANGE_START_TAG, run_pipeline
-from retail_pipeline.schemas import PER_RUN_COLUMNS
+from retail_pipeline.adapters.lakehouse import SCHEMA_VERSION, Lakehouse
+from retail_pipeline.adapters.landing_zone import LandingZone
+from retail_pipeline.adapters.reference_apis import CountriesApi, FxApi
+from retail_pipeline.app.runner import run_pipeline
+from retail_pipeline.core import tables
+from retail_pipeline.core.contracts import PER_RUN_COLUMNS
+from retail_pipeline.defs.definitions import build_definitions
+from retail_pipeline.defs.jobs import RANGE_END_TAG, RANGE_START_TAG
+from retail_pipeline.defs.resources import ReportsDir, build_resources
 from retail_pipeline_tests.conftest import write_csv
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = ["bronze/landed_files", "bronze/fx_rates", "bronze/countries", "silver/fx_daily", "silver/dim_country"]
-DAILY = list(DAILY_TABLE_NAMES)
+DAILY = [table.path for table in tables.DAILY_TABLES]
 DAILY_TABLES = {
     "bronze/transactions": "_partition_date",
     "silver/transactions": "invoice_date",
@@ -58,7 +60,7 @@ def write_days(landing: Path, days=DAYS) -> None:
 
 
 def materialize(resources: dict, selection: list[str], start: str | None = None, end: str | None = None):
-    defs = build_definitions(resources)
+    defs = build_definitions(resources=resources)
     tags = {RANGE_START_TAG: start, RANGE_END_TAG: end or start} if start else {}
     result = dg.materialize(
         list(defs.assets), selection=selection, resources=resources, instance=dg.DagsterInstance.ephemeral(), tags=tags
@@ -100,7 +102,7 @@ def test_code_location_loads():
 
 def test_asset_logic_in_memory(landing, lakehouse_root):
     write_days(landing)
-    defs = build_definitions(build_resources(str(landing), str(lakehouse_root)))
+    defs = build_definitions(resources=build_resources(str(landing), str(lakehouse_root)))
     result = dg.materialize_to_memory(
         list(defs.assets),
         resources={
@@ -238,7 +240,7 @@ def test_running_the_whole_pipeline_twice_writes_the_same_tables(resources, land
 
 
 def test_a_file_with_corrupted_lines_lands_and_every_row_is_accounted_for(landing, lakehouse_root):
-    from retail_pipeline.generate import generate_landing
+    from retail_pipeline.app.generate import generate_landing
 
     generate_landing(landing, rows=2000, seed=7, start=date(2011, 3, 1), end=date(2011, 3, 3))
     path = landing / "online_retail_2011-03-02.csv"

@@ -11,8 +11,8 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retail_pipeline.landing import LandingError, parse_csv, to_bronze
-from retail_pipeline.transforms.silver import build_silver
+from retail_pipeline.core.landing_files import LandingError, parse_csv, to_bronze
+from retail_pipeline.core.transforms.silver import build_silver
 
 START, END = date(2010, 12, 1), date(2011, 1, 1)
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"

@@ -5,8 +5,8 @@ from datetime import date, datetime
 import polars as pl
 import pytest
 
-from retail_pipeline.contracts import DAILY_SALES, SILVER_TRANSACTIONS
-from retail_pipeline.transforms.quality import SCORECARD, build_scorecard
+from retail_pipeline.core.contracts import DAILY_SALES, SILVER_TRANSACTIONS
+from retail_pipeline.core.transforms.quality import SCORECARD, build_scorecard
 
 D1, D2 = date(2011, 1, 3), date(2011, 1, 4)
 

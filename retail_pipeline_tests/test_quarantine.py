@@ -4,9 +4,9 @@ from datetime import date
 
 import dagster as dg
 
-from retail_pipeline.cli import main
-from retail_pipeline.quarantine import quarantine_report
-from retail_pipeline.runner import run_pipeline
+from retail_pipeline.app.cli import main
+from retail_pipeline.app.quarantine import quarantine_report
+from retail_pipeline.app.runner import run_pipeline
 from retail_pipeline_tests.test_pipeline import write_days
 
 

@@ -13,12 +13,13 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from retail_pipeline.apis import ApiConfigError, CountriesApi, FxApi
-from retail_pipeline.enrichment.countries import current_countries, parse_restcountries, read_bundled_countries
-from retail_pipeline.enrichment.fx import missing_ranges, needed_range, parse_frankfurter, read_bundled_ecb_rates
-from retail_pipeline.http_client import PayloadError
-from retail_pipeline.lakehouse import Lakehouse
-from retail_pipeline.runner import run_pipeline
+from retail_pipeline.adapters.lakehouse import Lakehouse
+from retail_pipeline.adapters.reference_apis import FxApi
+from retail_pipeline.app.runner import run_pipeline
+from retail_pipeline.core.enrichment.countries import current_countries, parse_restcountries, read_bundled_countries
+from retail_pipeline.core.enrichment.fx import missing_ranges, needed_range, parse_frankfurter, read_bundled_ecb_rates
+from retail_pipeline.core.enrichment.payload import PayloadError
+from retail_pipeline.settings import Settings, SettingsError
 from retail_pipeline_tests.api_server import ApiServer, Fault, frankfurter_document, restcountries_document
 from retail_pipeline_tests.conftest import write_csv
 from retail_pipeline_tests.test_pipeline import snapshot, write_days
@@ -141,18 +142,19 @@ def test_missing_ranges_fetch_only_what_no_payload_covers_in_chunks():
 def test_settings_come_from_the_environment_with_clear_errors():
     env = {"RETAIL_FX_API_URL": "http://127.0.0.1:9/fx", "RETAIL_API_RETRIES": "5", "RETAIL_FX_API_RETRIES": "2",
            "RETAIL_FX_API_KEY": "k", "RETAIL_FX_API_DAYS_PER_REQUEST": "30"}
-    settings = FxApi.env_settings(env)
-    assert settings["retries"] == 2 and settings["days_per_request"] == 30 and settings["url"] == env["RETAIL_FX_API_URL"]
-    assert isinstance(settings["api_key"], dg.EnvVar)  # resolved at run time; its value is in no config
-    assert CountriesApi.env_settings(env) == {"retries": 5}
-    assert not FxApi.from_env({}).enabled
+    settings = Settings.from_env(env)
+    fx = FxApi.from_settings(settings.fx_api)
+    assert fx.retries == 2 and fx.days_per_request == 30 and fx.url == env["RETAIL_FX_API_URL"]
+    assert isinstance(fx.api_key, dg.EnvVar)  # resolved at run time; its value is in no config
+    assert dict(settings.countries_api.values) == {"retries": 5}
+    assert not FxApi.from_settings(Settings.from_env({}).fx_api).enabled
     for env, message in [
-        ({"RETAIL_API_RETRIES": "three"}, "RETAIL_API_RETRIES='three' is not an integer"),
-        ({"RETAIL_API_READ_TIMEOUT_S": "0"}, "must be positive"),
-        ({"RETAIL_FX_API_URL": "api.frankfurter.dev"}, "is not an http"),
+        ({"RETAIL_API_RETRIES": "three"}, "RETAIL_API_RETRIES='three': expected an integer"),
+        ({"RETAIL_API_READ_TIMEOUT_S": "0"}, "RETAIL_API_READ_TIMEOUT_S='0': expected a positive number"),
+        ({"RETAIL_FX_API_URL": "api.frankfurter.dev"}, "expected an http"),
     ]:
-        with pytest.raises(ApiConfigError, match=message):
-            FxApi.env_settings(env)
+        with pytest.raises(SettingsError, match=message):
+            Settings.from_env(env)
 
 
 # --- whole runs ----------------------------------------------------------------------------------------
@@ -286,7 +288,7 @@ def test_cli_run_with_the_server_stopped_mid_run(tmp_path, monkeypatch):
             "RETAIL_FX_API_DAYS_PER_REQUEST": "30", "RETAIL_API_MAX_CONCURRENCY": "1",
         }
         done = subprocess.run(
-            [sys.executable, "-m", "retail_pipeline.cli", "run", "--landing", str(landing), "--lakehouse", str(tmp_path / "lake")],
+            [sys.executable, "-m", "retail_pipeline.app.cli", "run", "--landing", str(landing), "--lakehouse", str(tmp_path / "lake")],
             env=env, capture_output=True, text=True, timeout=300,
         )
     assert done.returncode == 0, done.stdout + done.stderr

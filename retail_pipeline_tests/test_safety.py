@@ -22,9 +22,9 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 
-from retail_pipeline.generate import generate_landing
-from retail_pipeline.lakehouse import Lakehouse
-from retail_pipeline.schemas import PER_RUN_COLUMNS
+from retail_pipeline.adapters.lakehouse import Lakehouse
+from retail_pipeline.app.generate import generate_landing
+from retail_pipeline.core.contracts import PER_RUN_COLUMNS
 from retail_pipeline_tests.test_pipeline import assert_same_tables
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,11 +13,11 @@ import polars as pl
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from retail_pipeline.erasure import customer_key
-from retail_pipeline.lakehouse import Lakehouse
-from retail_pipeline.preview import HIDDEN, hide_personal, markdown_preview
-from retail_pipeline.runner import run_pipeline
-from retail_pipeline.warehouse import rebuild_warehouse
+from retail_pipeline.adapters.lakehouse import Lakehouse
+from retail_pipeline.adapters.warehouse import rebuild_warehouse
+from retail_pipeline.app.runner import run_pipeline
+from retail_pipeline.core.erasure import customer_key
+from retail_pipeline.core.preview import HIDDEN, hide_personal, markdown_preview
 from retail_pipeline_tests.conftest import write_csv
 from retail_pipeline_tests.test_pipeline import DAYS, write_days
 

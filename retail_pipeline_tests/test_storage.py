@@ -1,4 +1,4 @@
-"""The local event log (``retail_pipeline.storage``, configured in dagster.yaml) under the webserver's load:
+"""The local event log (``retail_pipeline.adapters.event_log``, configured in dagster.yaml) under the webserver's load:
 many threads reading and writing at once."""
 
 import shutil
