@@ -1,0 +1,1 @@
+"""retail-pipeline: a retail lakehouse as a Dagster asset graph. Layers: core (pure) <- adapters (IO) <- defs (Dagster objects) <- app (entry points); settings.py parses the environment; definitions.py is the code location."""

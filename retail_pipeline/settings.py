@@ -150,7 +150,9 @@ class _Reader:
         try:
             return parse(raw)
         except ValueError as exc:
-            self.problems.append(f"{name}={raw!r}: expected {exc}")
+            problem = f"{name}={raw!r}: expected {exc}"
+            if problem not in self.problems:  # a shared variable (RETAIL_API_*) is read for each API
+                self.problems.append(problem)
             return default
 
 

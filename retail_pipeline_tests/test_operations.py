@@ -66,6 +66,8 @@ def _evaluate(instance, result) -> str:
         dagster_instance=instance,
         dagster_run=result.dagster_run,
         dagster_event=result.get_run_failure_event(),
+        # As the definitions build it from the environment (RETAIL_ALERT_WEBHOOK, held as dg.EnvVar).
+        resources={"alert_webhook": build_resources()["alert_webhook"]},
     ).for_run_failure()
     lines = Lines()
     context.log.addHandler(lines)  # the tick's log, shown with the tick in the UI

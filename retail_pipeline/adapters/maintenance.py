@@ -1,3 +1,12 @@
+"""Table maintenance: compact small files, write a checkpoint, vacuum files no version needs any more.
+
+Every run of a daily range rewrites the month files it touches, so a table collects small files (one per
+month per run) and unreferenced old files (each overwrite leaves the previous ones on disk for time travel).
+``maintain`` bounds both, per table, and says what it found and left: data files referenced by the current
+version ("active") and data files stored (active plus those only older versions need). ``vacuum_all`` and
+``purge_log`` go further for an erasure: no retention, and no Delta log entry of an old version.
+"""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -105,8 +105,8 @@ class BronzeTransactionsModel(pa.DataFrameModel):
     )
     customer_id: str = pa.Field(
         nullable=True,
-        description="CustomerID (Customer ID in Online Retail II files) as the string found, e.g. 17850.0; "
-        "null when empty",
+        description="CustomerID (Customer ID in Online Retail II files) as the string found, with or without a "
+        "trailing .0; null when empty",
     )
     country: str = pa.Field(
         nullable=True,
@@ -203,7 +203,7 @@ class SilverTransactionsModel(pa.DataFrameModel):
     customer_id: str = pa.Field(
         nullable=True,
         str_matches=r"^\S+$",
-        description="Customer id as silver normalises it (17850, not 17850.0); null when the record has none",
+        description="Customer id as silver normalises it (no trailing .0); null when the record has none",
     )
     country: str = pa.Field(
         nullable=True, description="Country as the shop wrote it (trimmed), e.g. EIRE; null for lines without one"
@@ -820,7 +820,7 @@ class DimCustomerModel(pa.DataFrameModel):
     customer_key: pl.Int64 = pa.Field(
         unique=True, ge=0, description="Surrogate key: first 8 bytes of the BLAKE2b digest of the customer id"
     )
-    customer_id: str = pa.Field(unique=True, description="Customer id as silver normalises it (17850, not 17850.0)")
+    customer_id: str = pa.Field(unique=True, description="Customer id as silver normalises it (no trailing .0)")
     country: str = pa.Field(
         nullable=True,
         description="The country the customer has most lines in (ties: the alphabetically first), as the shop wrote it",
@@ -961,7 +961,7 @@ class CustomerRfmModel(pa.DataFrameModel):
     customer_key: pl.Int64 = pa.Field(
         unique=True, ge=0, description="Surrogate key: first 8 bytes of the BLAKE2b digest of the customer id"
     )
-    customer_id: str = pa.Field(unique=True, description="Customer id as silver normalises it (17850, not 17850.0)")
+    customer_id: str = pa.Field(unique=True, description="Customer id as silver normalises it (no trailing .0)")
     recency_days: pl.Int64 = pa.Field(
         ge=1, description="Days from the last purchase to as_of (the day after the last business date in the data)"
     )
@@ -1057,7 +1057,7 @@ class ErasedCustomersModel(pa.DataFrameModel):
     customers' records never land in bronze again, whatever file brings them."""
 
     customer_id: str = pa.Field(
-        unique=True, str_matches=r"^\S+$", description="The erased customer's id as silver normalises it, e.g. 17850"
+        unique=True, str_matches=r"^\S+$", description="The erased customer's id as silver normalises it (no trailing .0)"
     )
     requested_at: UTC_TS = pa.Field(
         description="UTC time of the first erasure request (retail-pipeline forget-customer)"

@@ -9,6 +9,8 @@ those packages.
 
 import dagster as dg
 
+from retail_pipeline.adapters.io_manager import column_schema
+from retail_pipeline.core import tables
 from retail_pipeline.defs import bronze, gold, serving, silver
 from retail_pipeline.defs.jobs import ASSET_JOBS
 from retail_pipeline.defs.maintenance import build_maintenance_job
@@ -18,6 +20,16 @@ from retail_pipeline.defs.sensors import build_sensors
 from retail_pipeline.settings import Settings
 
 ASSET_PACKAGES = (bronze, silver, gold, serving)
+
+
+def with_column_schema(spec: dg.AssetSpec) -> dg.AssetSpec:
+    """A lakehouse table's asset shows its columns (name, type, description from the contract) in the UI
+    before anything is materialised; each materialisation records the columns it wrote (the IO manager)."""
+    table = tables.by_key(spec.key.path)
+    if table is None:
+        return spec
+    schema = column_schema(table.schema, table.descriptions())
+    return spec.merge_attributes(metadata={"dagster/column_schema": schema})
 
 
 def executor(settings: Settings) -> dg.ExecutorDefinition:
@@ -40,7 +52,9 @@ def build_definitions(settings: Settings | None = None, resources: dict | None =
     settings = settings or Settings.from_env()
     maintenance_job = build_maintenance_job(settings)
     return dg.Definitions(
-        assets=[a for package in ASSET_PACKAGES for a in dg.load_assets_from_package_module(package)],
+        assets=dg.map_asset_specs(
+            with_column_schema, [a for package in ASSET_PACKAGES for a in dg.load_assets_from_package_module(package)]
+        ),
         asset_checks=[c for package in ASSET_PACKAGES for c in dg.load_asset_checks_from_package_module(package)],
         jobs=[*ASSET_JOBS, maintenance_job],
         sensors=build_sensors(settings),
