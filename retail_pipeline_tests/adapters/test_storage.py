@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_event_log_serves_more_threads_than_its_pool_holds(tmp_path, monkeypatch):

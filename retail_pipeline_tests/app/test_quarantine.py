@@ -7,7 +7,7 @@ import dagster as dg
 from retail_pipeline.app.cli import main
 from retail_pipeline.app.quarantine import quarantine_report
 from retail_pipeline.app.runner import run_pipeline
-from retail_pipeline_tests.test_pipeline import write_days
+from retail_pipeline_tests.app.test_pipeline import write_days
 
 
 def test_the_report_groups_by_reason_and_points_to_file_and_record(landing, lakehouse_root, capsys):

@@ -12,7 +12,7 @@ from retail_pipeline.core.dates import Window
 from retail_pipeline.core.tables import SQL_TABLES
 from retail_pipeline.defs.definitions import build_definitions
 from retail_pipeline.defs.resources import build_resources
-from retail_pipeline_tests.test_pipeline import assert_same_tables, snapshot, write_days
+from retail_pipeline_tests.app.test_pipeline import assert_same_tables, snapshot, write_days
 
 
 def test_maintenance_compacts_and_vacuums_without_changing_the_rows(tmp_path):

@@ -22,7 +22,7 @@ from retail_pipeline.core.enrichment.payload import PayloadError
 from retail_pipeline.settings import Settings, SettingsError
 from retail_pipeline_tests.api_server import ApiServer, Fault, frankfurter_document, restcountries_document
 from retail_pipeline_tests.conftest import write_csv
-from retail_pipeline_tests.test_pipeline import snapshot, write_days
+from retail_pipeline_tests.app.test_pipeline import snapshot, write_days
 
 FAST = {  # small timeouts and waits, so fault runs take seconds
     "RETAIL_API_RETRIES": "1",
@@ -275,7 +275,7 @@ def test_cli_run_with_the_server_stopped_mid_run(tmp_path, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
     # The repo's dagster.yaml: the run writes through its event log storage, this test reads it back.
-    shutil.copy(Path(__file__).resolve().parents[1] / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(Path(__file__).resolve().parents[2] / "dagster.yaml", home / "dagster.yaml")
     landing = tmp_path / "landing"
     for day in (date(2011, 1, 3) + timedelta(days=i) for i in range(0, 80, 7)):
         write_csv(landing / f"day_{day}.csv", [f"5400{day.day:02d},21777,RECIPE BOX,1,{day.month}/{day.day}/{day.year} 10:00,7.95,,France"])

@@ -22,7 +22,7 @@ from retail_pipeline.core.tables import SQL_TABLES
 from retail_pipeline_tests.api_server import ApiServer
 from retail_pipeline_tests.conftest import write_csv
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MOTO = Path(sys.executable).parent / "moto_server"
 # Columns that say when or by which run a row was written, not what it holds.
 WHEN_WRITTEN = {*PER_RUN_COLUMNS, "_fetched_at"}

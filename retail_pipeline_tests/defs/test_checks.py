@@ -11,7 +11,7 @@ from retail_pipeline.core.invariants import revenue_mismatches, row_conservation
 from retail_pipeline.defs.definitions import build_definitions
 from retail_pipeline.defs.jobs import RANGE_END_TAG, RANGE_START_TAG
 from retail_pipeline.defs.resources import build_resources
-from retail_pipeline_tests.test_pipeline import REFERENCE, write_days
+from retail_pipeline_tests.app.test_pipeline import REFERENCE, write_days
 
 D1, D2 = date(2011, 1, 3), date(2011, 1, 4)
 

@@ -1,7 +1,7 @@
 """A snapshot of the definitions: asset keys, groups, kinds, dependencies, partitions, automation, checks and
 their blocking flags, jobs and their assets, sensors and schedules, compared with the committed
 ``golden/definitions.json`` (as dagster-open-platform's ``test_defs.py`` does), so a change to the graph is a
-reviewed diff. After a deliberate change: ``python -m retail_pipeline_tests.test_definitions`` rewrites it.
+reviewed diff. After a deliberate change: ``python -m retail_pipeline_tests.defs.test_definitions`` rewrites it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import dagster as dg
 from retail_pipeline.defs.definitions import build_definitions
 from retail_pipeline.settings import Settings
 
-SNAPSHOT = Path(__file__).with_name("golden") / "definitions.json"
+SNAPSHOT = Path(__file__).parents[1] / "golden" / "definitions.json"
 
 
 def snapshot(defs: dg.Definitions) -> dict:
@@ -81,7 +81,7 @@ def test_the_definitions_match_the_reviewed_snapshot():
     actual = current()
     for part in expected:
         assert actual[part] == expected[part], (
-            f"the {part} of the graph changed; if deliberate, run `python -m retail_pipeline_tests.test_definitions` "
+            f"the {part} of the graph changed; if deliberate, run `python -m retail_pipeline_tests.defs.test_definitions` "
             "and commit golden/definitions.json"
         )
     assert set(actual) == set(expected)

@@ -22,7 +22,7 @@ from retail_pipeline.defs.jobs import RANGE_END_TAG, RANGE_START_TAG
 from retail_pipeline.defs.resources import ReportsDir, build_resources
 from retail_pipeline_tests.conftest import write_csv
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 REFERENCE = ["bronze/landed_files", "bronze/fx_rates", "bronze/countries", "silver/fx_daily", "silver/dim_country"]
 DAILY = [table.path for table in tables.DAILY_TABLES]
 DAILY_TABLES = {
@@ -277,7 +277,7 @@ def test_a_file_with_corrupted_lines_lands_and_every_row_is_accounted_for(landin
 def test_a_workbook_flows_to_silver_with_its_sheet_and_row(landing, lakehouse_root):
     from datetime import datetime as dt
 
-    from retail_pipeline_tests.test_landing import II, _workbook
+    from retail_pipeline_tests.adapters.test_landing import II, _workbook
 
     (landing / "export.xlsx").write_bytes(
         _workbook({"Dec": [II, ["536365", "85123A", "HEART", 6, dt(2010, 12, 1, 8, 26), 2.55, 17850, "EIRE"]]})

@@ -10,7 +10,7 @@ import polars as pl
 
 from retail_pipeline.app.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def cli(*args: str, home: Path, cwd: Path, extra_env: dict | None = None) -> subprocess.CompletedProcess:

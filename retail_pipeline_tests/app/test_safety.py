@@ -25,10 +25,10 @@ from deltalake import DeltaTable
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.app.generate import generate_landing
 from retail_pipeline.core.contracts import PER_RUN_COLUMNS
-from retail_pipeline_tests.test_pipeline import assert_same_tables
+from retail_pipeline_tests.app.test_pipeline import assert_same_tables
 
-REPO = Path(__file__).resolve().parents[1]
-CRASH_HOOK = Path(__file__).resolve().parent / "crash_hook"
+REPO = Path(__file__).resolve().parents[2]
+CRASH_HOOK = Path(__file__).resolve().parents[1] / "crash_hook"
 LANDING_AND_DAILY = "landing_job,partitions_job"
 # What partitions_job writes for a day, below bronze and including it.
 DOWNSTREAM = (
