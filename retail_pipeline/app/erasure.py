@@ -14,7 +14,7 @@ What the command cannot erase, and says so:
 - the landing files themselves: the operator redacts or deletes them (the register keeps their records out of
   bronze meanwhile; a deleted file is marked ``missing`` and its rows leave bronze when its dates are rebuilt);
 - Dagster's event log: each materialisation records a preview of the first 5 rows of the table it wrote, with
-  the customer columns hidden (``retail_pipeline.preview``); runs made by releases before that may show the
+  the customer columns hidden (``retail_pipeline.core.preview``); runs made by releases before that may show the
   customer there (delete those runs in the UI, or wipe the instance's storage);
 - the register itself holds the customer's id: it is what keeps them out.
 """
