@@ -22,8 +22,7 @@ from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from retail_pipeline.core.enrichment.countries import read_bundled_countries
-from retail_pipeline.core.enrichment.fx import read_bundled_ecb_rates
+from retail_pipeline.adapters.reference_bundles import read_bundled_countries, read_bundled_ecb_rates
 
 
 @dataclass(frozen=True)

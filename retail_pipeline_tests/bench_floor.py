@@ -14,10 +14,11 @@ import polars as pl
 
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.landing_zone import LandingZone
+from retail_pipeline.adapters.reference_bundles import read_bundled_countries, read_bundled_ecb_rates
 from retail_pipeline.core.contracts import BRONZE_TRANSACTIONS, conform
 from retail_pipeline.core.dates import Window
-from retail_pipeline.core.enrichment.countries import build_dim_country, read_bundled_countries
-from retail_pipeline.core.enrichment.fx import build_fx_daily, read_bundled_ecb_rates
+from retail_pipeline.core.enrichment.countries import build_dim_country
+from retail_pipeline.core.enrichment.fx import build_fx_daily
 from retail_pipeline.core.landing_files import to_bronze
 from retail_pipeline.core.transforms import kpis as gold
 from retail_pipeline.core.transforms import marts, star

@@ -1,6 +1,6 @@
 """The layers of the package (DESIGN.md section 6) hold: imports point down only, app -> defs -> adapters ->
 core (``settings`` sits between core and adapters), counting imports inside functions too; no import cycle;
-``core`` imports neither dagster nor anything above it; ``__init__.py`` files import nothing; and every asset
+``core`` imports neither dagster, nor anything above it, nor a module that does IO; ``__init__.py`` files import nothing; and every asset
 lives in ``defs/<group>/<name>.py``, so a newcomer finds it by its group and name."""
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "retail_pipeline"
 # imported by nothing in the package.
 RANKS = {"core": 0, "settings": 1, "adapters": 2, "defs": 3, "app": 4, "definitions": 5}
 DAGSTER_PACKAGES = ("dagster", "dagster_duckdb", "dagster_postgres", "dagster_webserver", "dagster_dg_cli")
+# What would let core touch files, the network, the environment or a store: core takes frames and bytes.
+IO_MODULES = ("os", "pathlib", "importlib", "shutil", "subprocess", "socket", "httpx", "deltalake", "duckdb", "sqlalchemy")
 
 
 def modules(root: Path) -> dict[str, Path]:
@@ -76,6 +78,8 @@ def violations(root: Path) -> list[str]:
             problems.append(f"{name}/__init__.py imports something")
         if source == "core" and third_party(found[name]) & set(DAGSTER_PACKAGES):
             problems.append(f"{name}: core imports dagster")
+        if source == "core" and third_party(found[name]) & set(IO_MODULES):
+            problems.append(f"{name}: core does IO ({', '.join(sorted(third_party(found[name]) & set(IO_MODULES)))})")
     problems += [f"import cycle: {' -> '.join(cycle)}" for cycle in cycles(graph)]
     return problems
 
@@ -114,13 +118,14 @@ def test_the_rules_catch_a_broken_layout(tmp_path):
         (root / folder / "__init__.py").write_text("")
     (root / "__init__.py").write_text("")
     (root / "core" / "__init__.py").write_text("from pkg.core import pure\n")
-    (root / "core" / "pure.py").write_text("import dagster as dg\n\ndef f():\n    from pkg.app import cli\n")
+    (root / "core" / "pure.py").write_text("import dagster as dg\nfrom pathlib import Path\n\ndef f():\n    from pkg.app import cli\n")
     (root / "adapters" / "io.py").write_text("from pkg.core import pure\n")
     (root / "app" / "cli.py").write_text("from pkg.adapters.io import x\nfrom pkg.core.pure import f\n")
     (root / "app" / "loop.py").write_text("def g():\n    from pkg.core import pure\n")
     found = violations(root)
     assert "pkg.core.pure imports pkg.app.cli: core may not import app" in found
     assert "pkg.core.pure: core imports dagster" in found
+    assert "pkg.core.pure: core does IO (pathlib)" in found
     assert "pkg.core/__init__.py imports something" in found
     assert any(line.startswith("import cycle:") and "pkg.app.cli" in line and "pkg.core.pure" in line for line in found)
     assert not any("pkg.app.loop" in line for line in found)  # downward imports are fine

@@ -24,8 +24,8 @@ from retail_pipeline.core.landing_files import place_rows
 from retail_pipeline.core.planning import dates_to_run, stale_dates
 from retail_pipeline.core.tables import SQL_TABLES
 from retail_pipeline.defs.partitions import partition_bounds
-from retail_pipeline_tests.conftest import write_csv
 from retail_pipeline_tests.app.test_cli import cli
+from retail_pipeline_tests.conftest import write_csv
 
 REGISTER = tables.ERASED_CUSTOMERS.path
 ERASED_ROWS_TABLE = tables.ERASED_ROWS.path

@@ -18,8 +18,8 @@ from retail_pipeline.adapters.warehouse import rebuild_warehouse
 from retail_pipeline.app.runner import run_pipeline
 from retail_pipeline.core.erasure import customer_key
 from retail_pipeline.core.preview import HIDDEN, hide_personal, markdown_preview
-from retail_pipeline_tests.conftest import write_csv
 from retail_pipeline_tests.app.test_pipeline import DAYS, write_days
+from retail_pipeline_tests.conftest import write_csv
 
 
 def _run(landing: Path, lakehouse: Path, instance: dg.DagsterInstance | None = None):

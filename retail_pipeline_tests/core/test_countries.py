@@ -7,6 +7,7 @@ import importlib.metadata
 import polars as pl
 import pytest
 
+from retail_pipeline.adapters.reference_bundles import read_bundled_countries
 from retail_pipeline.core.enrichment.countries import (
     COUNTRY_ALIASES,
     COUNTRY_SOURCE_BUNDLE,
@@ -14,7 +15,6 @@ from retail_pipeline.core.enrichment.countries import (
     NO_ISO_REGIONS,
     build_dim_country,
     normalise_country_key,
-    read_bundled_countries,
 )
 
 
@@ -283,9 +283,10 @@ def test_reading_the_bundles_does_not_import_country_converter():
 
     code = (
         "import sys\n"
+        "from retail_pipeline.adapters import reference_bundles as bundles\n"
         "from retail_pipeline.core.enrichment import countries, fx\n"
-        "countries.build_dim_country(countries.read_bundled_countries())\n"
-        "fx.build_fx_daily(fx.read_bundled_ecb_rates()[0])\n"
+        "countries.build_dim_country(bundles.read_bundled_countries())\n"
+        "fx.build_fx_daily(bundles.read_bundled_ecb_rates()[0])\n"
         "assert 'country_converter' not in sys.modules, 'country_converter was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

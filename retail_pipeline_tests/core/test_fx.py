@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from retail_pipeline.core.enrichment.fx import FX_SOURCE_BUNDLE, build_fx_daily, read_bundled_ecb_rates
+from retail_pipeline.adapters.reference_bundles import read_bundled_ecb_rates
+from retail_pipeline.core.enrichment.fx import FX_SOURCE_BUNDLE, build_fx_daily
 
 
 @pytest.fixture(scope="module")

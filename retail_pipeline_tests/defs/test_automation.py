@@ -21,8 +21,8 @@ from retail_pipeline.defs.resources import build_resources
 from retail_pipeline.defs.schedules import build_nightly_schedule
 from retail_pipeline.defs.sensors import build_landing_sensor
 from retail_pipeline.settings import Settings
-from retail_pipeline_tests.conftest import write_csv
 from retail_pipeline_tests.app.test_pipeline import DAYS, assert_same_tables, snapshot, write_days
+from retail_pipeline_tests.conftest import write_csv
 
 
 def line(day: date, invoice: int, qty: int = 1) -> str:

@@ -15,14 +15,15 @@ import pytest
 
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.reference_apis import FxApi
+from retail_pipeline.adapters.reference_bundles import read_bundled_countries, read_bundled_ecb_rates
 from retail_pipeline.app.runner import run_pipeline
-from retail_pipeline.core.enrichment.countries import current_countries, parse_restcountries, read_bundled_countries
-from retail_pipeline.core.enrichment.fx import missing_ranges, needed_range, parse_frankfurter, read_bundled_ecb_rates
+from retail_pipeline.core.enrichment.countries import current_countries, parse_restcountries
+from retail_pipeline.core.enrichment.fx import missing_ranges, needed_range, parse_frankfurter
 from retail_pipeline.core.enrichment.payload import PayloadError
 from retail_pipeline.settings import Settings, SettingsError
 from retail_pipeline_tests.api_server import ApiServer, Fault, frankfurter_document, restcountries_document
-from retail_pipeline_tests.conftest import write_csv
 from retail_pipeline_tests.app.test_pipeline import snapshot, write_days
+from retail_pipeline_tests.conftest import write_csv
 
 FAST = {  # small timeouts and waits, so fault runs take seconds
     "RETAIL_API_RETRIES": "1",

@@ -1,10 +1,8 @@
 """Countries: ISO 3166-1 reference rows (bronze/countries) and the shop-name lookup (silver/dim_country).
 
-Offline by default: ISO codes and names come from ``pycountry``; the UN region (e.g. "Northern Europe")
-and continent come from the data file bundled with ``country_converter`` (coco). We read coco's
-``country_data.tsv`` directly with polars instead of calling ``coco.CountryConverter()``: under pandas 3
-coco's constructor crashes (Namibia's ISO2 ``NA`` is read as a missing value and breaks its regex
-compile). Reading the file as text, with no null markers but the empty string, keeps ``NA`` a string.
+Offline by default: ISO codes and names come from ``pycountry``, the UN region (e.g. "Northern Europe") and
+continent from the data file bundled with ``country_converter`` (both read by
+``adapters/reference_bundles.py``); an opt-in REST-Countries-compatible API serves the same shape.
 
 Shops do not write ISO names ("EIRE", "RSA", "USA", "Channel Islands"), so ``silver/dim_country`` is a
 lookup keyed by a normalised name: every ISO name, official name, common name and code, plus an explicit
@@ -14,15 +12,10 @@ Join a transaction's country through :func:`normalise_country_key` to ``country_
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
-import importlib.util
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pycountry
 
 from retail_pipeline.core.contracts import COUNTRIES, DIM_COUNTRY
 from retail_pipeline.core.enrichment.payload import PayloadError
@@ -38,8 +31,6 @@ API_CONTINENTS = {"Americas": "America", "Antarctic": "Antarctica"}
 # The fields asked of REST Countries (its /all endpoint requires a list, at most 10).
 RESTCOUNTRIES_FIELDS = "name,cca2,cca3,ccn3,region,subregion,currencies"
 
-COCO_PACKAGE = "country_converter"
-COCO_DATA_FILE = "country_data.tsv"
 
 MATCH_ISO_NAME = "iso_name"
 MATCH_ALIAS = "alias"
@@ -116,84 +107,12 @@ def normalise_country_key(expr: pl.Expr) -> pl.Expr:
     return expr.str.strip_chars().str.replace_all(r"\s+", " ").str.to_lowercase()
 
 
-def _source_name() -> str:
-    """Which bundle versions produced the rows, e.g. "pycountry 26.2.16 + country_converter 1.3.2"."""
-    versions = [f"{dist} {importlib.metadata.version(dist)}" for dist in ("pycountry", "country_converter")]
-    return " + ".join(versions)
 
 
-def coco_data_path() -> Path:
-    """Where country_converter's ``country_data.tsv`` is installed, found without importing the package.
-
-    ``importlib.resources.files("country_converter")`` would import it, and its ``__init__`` imports
-    pandas (slow start-up, and the pandas 3 incompatibility above); ``find_spec`` only locates it.
-    """
-    spec = importlib.util.find_spec(COCO_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(f"{COCO_PACKAGE} is not installed; it provides {COCO_DATA_FILE}")
-    return Path(next(iter(spec.submodule_search_locations))) / COCO_DATA_FILE
 
 
-def read_coco_regions() -> pl.DataFrame:
-    """ISO3 -> UN region and continent from country_converter's bundled TSV (read as text, no pandas).
-
-    No null markers except the empty field, so Namibia's ``NA`` stays a string; quoting is off because
-    the file is plain tab-separated text with no quoting (a stray quote in a name or regex must stay text).
-    """
-    tsv = coco_data_path().read_bytes()
-    return (
-        pl.scan_csv(
-            tsv,
-            separator="\t",
-            infer_schema=False,
-            quote_char=None,
-            null_values=None,
-            empty_string_is_null=True,
-        )
-        .select(
-            pl.col("ISO3").str.strip_chars().alias("alpha_3"),
-            pl.col("UNregion").str.strip_chars().alias("un_region"),
-            pl.col("continent").str.strip_chars().alias("continent"),
-        )
-        .drop_nulls("alpha_3")
-        # coco's ISO3 is unique today; keep the first row anyway so the join below cannot fan out.
-        .unique(subset="alpha_3", keep="first", maintain_order=True)
-        .collect()
-    )
 
 
-def read_bundled_countries() -> pl.DataFrame:
-    """bronze/countries: one row per ISO 3166-1 country (pycountry) with coco's UN region and continent.
-
-    Columns: the COUNTRIES contract: alpha_2, alpha_3, numeric, name, official_name, common_name,
-    un_region, continent, currencies (null), source ("bundle"), source_name (package versions),
-    payload_sha256 (of the rows), request_url and http_status (null: not an HTTP answer). Sorted by alpha_2.
-    """
-    # ~249 reference objects, not data rows: a Python loop is the plain way to read them.
-    fields = ("alpha_2", "alpha_3", "numeric", "name", "official_name", "common_name")
-    columns: dict[str, list[str | None]] = {f: [] for f in fields}
-    for country in pycountry.countries:
-        for f in fields:
-            columns[f].append(getattr(country, f, None))
-    iso = pl.LazyFrame(columns, schema={f: pl.String for f in fields})
-
-    rows = (
-        iso.join(read_coco_regions().lazy(), on="alpha_3", how="left")
-        .with_columns(
-            pl.lit(None, pl.String).alias("currencies"),  # neither bundle maps countries to currencies
-            pl.lit(COUNTRY_SOURCE_BUNDLE, pl.String).alias("source"),
-            pl.lit(_source_name(), pl.String).alias("source_name"),
-            pl.lit(None, pl.String).alias("request_url"),
-            pl.lit(None, pl.Int32).alias("http_status"),
-        )
-        .sort("alpha_2")
-        .collect()
-    )
-    # The "payload" of the bundle is its rows: their hash changes exactly when a package upgrade changes them.
-    sha256 = hashlib.sha256(rows.write_csv().encode()).hexdigest()
-    return rows.with_columns(pl.lit(sha256).alias("payload_sha256")).select(
-        pl.col(name).cast(dtype) for name, dtype in COUNTRIES.items()
-    )
 
 
 def parse_restcountries(doc: Any) -> pl.DataFrame:

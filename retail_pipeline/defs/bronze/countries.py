@@ -7,9 +7,9 @@ import polars as pl
 
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.reference_apis import CountriesApi
+from retail_pipeline.adapters.reference_bundles import read_bundled_countries
 from retail_pipeline.core import tables
 from retail_pipeline.core.contracts import COUNTRIES
-from retail_pipeline.core.enrichment.countries import read_bundled_countries
 from retail_pipeline.defs.bronze.reference_log import (
     API_ROWS,
     append_new,

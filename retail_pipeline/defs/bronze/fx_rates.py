@@ -7,12 +7,12 @@ import polars as pl
 
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.reference_apis import FxApi
+from retail_pipeline.adapters.reference_bundles import read_bundled_ecb_rates
 from retail_pipeline.core import tables
 from retail_pipeline.core.contracts import FX_RATES
 from retail_pipeline.core.enrichment.fx import (
     missing_ranges,
     needed_range,
-    read_bundled_ecb_rates,
 )
 from retail_pipeline.defs.bronze.reference_log import append_new, report_api, stored_log
 from retail_pipeline.defs.checks import contract_check
