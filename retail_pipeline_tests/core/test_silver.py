@@ -5,12 +5,7 @@ from datetime import date, datetime
 import polars as pl
 import pytest
 
-from retail_pipeline.core.contracts import (
-    BRONZE_TRANSACTIONS,
-    PARTITION_STATS,
-    SILVER_QUARANTINE,
-    SILVER_TRANSACTIONS,
-)
+from retail_pipeline.core.contracts import BRONZE_TRANSACTIONS, PARTITION_STATS, SILVER_QUARANTINE, SILVER_TRANSACTIONS
 from retail_pipeline.core.transforms.silver import build_silver
 
 START, END = date(2010, 12, 1), date(2010, 12, 3)

@@ -10,12 +10,7 @@ from retail_pipeline.adapters.reference_apis import CountriesApi
 from retail_pipeline.adapters.reference_bundles import read_bundled_countries
 from retail_pipeline.core import tables
 from retail_pipeline.core.contracts import COUNTRIES
-from retail_pipeline.defs.bronze.reference_log import (
-    API_ROWS,
-    append_new,
-    report_api,
-    stored_log,
-)
+from retail_pipeline.defs.bronze.reference_log import API_ROWS, append_new, report_api, stored_log
 from retail_pipeline.defs.checks import contract_check
 from retail_pipeline.defs.policies import DELTA, key_of
 

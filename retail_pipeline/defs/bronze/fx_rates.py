@@ -10,10 +10,7 @@ from retail_pipeline.adapters.reference_apis import FxApi
 from retail_pipeline.adapters.reference_bundles import read_bundled_ecb_rates
 from retail_pipeline.core import tables
 from retail_pipeline.core.contracts import FX_RATES
-from retail_pipeline.core.enrichment.fx import (
-    missing_ranges,
-    needed_range,
-)
+from retail_pipeline.core.enrichment.fx import missing_ranges, needed_range
 from retail_pipeline.defs.bronze.reference_log import append_new, report_api, stored_log
 from retail_pipeline.defs.checks import contract_check
 from retail_pipeline.defs.policies import DELTA, input_of, key_of

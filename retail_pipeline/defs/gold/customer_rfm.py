@@ -6,11 +6,7 @@ import polars as pl
 from retail_pipeline.core import tables
 from retail_pipeline.core.transforms import marts
 from retail_pipeline.defs.checks import contract_check
-from retail_pipeline.defs.policies import (
-    HISTORY_MART,
-    SILVER_IN,
-    key_of,
-)
+from retail_pipeline.defs.policies import HISTORY_MART, SILVER_IN, key_of
 
 
 @dg.asset(key=key_of(tables.CUSTOMER_RFM), ins=SILVER_IN, **HISTORY_MART)

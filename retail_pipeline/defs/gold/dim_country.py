@@ -6,12 +6,7 @@ import polars as pl
 from retail_pipeline.core import tables
 from retail_pipeline.core.transforms import star
 from retail_pipeline.defs.checks import contract_check
-from retail_pipeline.defs.policies import (
-    HISTORY_MART,
-    SILVER_IN,
-    input_of,
-    key_of,
-)
+from retail_pipeline.defs.policies import HISTORY_MART, SILVER_IN, input_of, key_of
 
 
 @dg.asset(

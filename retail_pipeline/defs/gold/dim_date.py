@@ -7,11 +7,7 @@ from retail_pipeline.core import tables
 from retail_pipeline.core.transforms import star
 from retail_pipeline.defs.checks import contract_check
 from retail_pipeline.defs.partitions import FIRST_DATE
-from retail_pipeline.defs.policies import (
-    HISTORY_MART,
-    SILVER_IN,
-    key_of,
-)
+from retail_pipeline.defs.policies import HISTORY_MART, SILVER_IN, key_of
 
 
 @dg.asset(key=key_of(tables.DIM_DATE), ins=SILVER_IN, **HISTORY_MART)

@@ -7,11 +7,7 @@ from retail_pipeline.core import tables
 from retail_pipeline.core.transforms.quality import build_scorecard
 from retail_pipeline.defs.checks import contract_check
 from retail_pipeline.defs.partitions import window_dates
-from retail_pipeline.defs.policies import (
-    DAILY_MART,
-    input_of,
-    key_of,
-)
+from retail_pipeline.defs.policies import DAILY_MART, input_of, key_of
 
 
 @dg.asset(

@@ -7,17 +7,8 @@ from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.core import tables
 from retail_pipeline.core.invariants import fact_mismatches
 from retail_pipeline.core.transforms import star
-from retail_pipeline.defs.checks import (
-    check_result,
-    check_window,
-    contract_check,
-    daily_check,
-)
-from retail_pipeline.defs.policies import (
-    DAILY_MART,
-    SILVER_IN,
-    key_of,
-)
+from retail_pipeline.defs.checks import check_result, check_window, contract_check, daily_check
+from retail_pipeline.defs.policies import DAILY_MART, SILVER_IN, key_of
 
 
 @dg.asset(

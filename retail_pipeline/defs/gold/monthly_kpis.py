@@ -7,15 +7,8 @@ from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.core import tables
 from retail_pipeline.core.invariants import revenue_mismatches
 from retail_pipeline.core.transforms import kpis
-from retail_pipeline.defs.checks import (
-    check_result,
-    contract_check,
-)
-from retail_pipeline.defs.policies import (
-    HISTORY_MART,
-    SILVER_IN,
-    key_of,
-)
+from retail_pipeline.defs.checks import check_result, contract_check
+from retail_pipeline.defs.policies import HISTORY_MART, SILVER_IN, key_of
 
 
 @dg.asset(

@@ -6,12 +6,7 @@ import polars as pl
 from retail_pipeline.core import tables
 from retail_pipeline.core.transforms import marts
 from retail_pipeline.defs.checks import contract_check
-from retail_pipeline.defs.policies import (
-    HISTORY_MART,
-    SILVER_IN,
-    input_of,
-    key_of,
-)
+from retail_pipeline.defs.policies import HISTORY_MART, SILVER_IN, input_of, key_of
 
 
 @dg.asset(key=key_of(tables.PRODUCT_PERFORMANCE), ins={**SILVER_IN, "dim_product": input_of(tables.DIM_PRODUCT)}, **HISTORY_MART)

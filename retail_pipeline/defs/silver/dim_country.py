@@ -4,16 +4,9 @@ import dagster as dg
 import polars as pl
 
 from retail_pipeline.core import tables
-from retail_pipeline.core.enrichment.countries import (
-    build_dim_country,
-    current_countries,
-)
+from retail_pipeline.core.enrichment.countries import build_dim_country, current_countries
 from retail_pipeline.defs.checks import contract_check
-from retail_pipeline.defs.policies import (
-    DELTA,
-    input_of,
-    key_of,
-)
+from retail_pipeline.defs.policies import DELTA, input_of, key_of
 
 
 @dg.asset(

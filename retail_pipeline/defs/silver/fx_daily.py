@@ -7,11 +7,7 @@ from retail_pipeline.core import tables
 from retail_pipeline.core.enrichment.fx import build_fx_daily
 from retail_pipeline.defs.checks import contract_check
 from retail_pipeline.defs.partitions import partition_bounds
-from retail_pipeline.defs.policies import (
-    DELTA,
-    input_of,
-    key_of,
-)
+from retail_pipeline.defs.policies import DELTA, input_of, key_of
 
 
 @dg.asset(

@@ -10,22 +10,9 @@ from retail_pipeline.core import tables
 from retail_pipeline.core.contracts import BUSINESS_COLUMNS
 from retail_pipeline.core.invariants import row_conservation_failures
 from retail_pipeline.core.transforms.silver import build_silver
-from retail_pipeline.defs.checks import (
-    check_result,
-    check_window,
-    contract_check,
-    daily_check,
-)
-from retail_pipeline.defs.partitions import (
-    partition_bounds,
-    window_dates,
-)
-from retail_pipeline.defs.policies import (
-    DAILY,
-    DELTA,
-    input_of,
-    key_of,
-)
+from retail_pipeline.defs.checks import check_result, check_window, contract_check, daily_check
+from retail_pipeline.defs.partitions import partition_bounds, window_dates
+from retail_pipeline.defs.policies import DAILY, DELTA, input_of, key_of
 from retail_pipeline.defs.resources import QualityThresholds
 
 
