@@ -170,3 +170,24 @@ def test_every_asset_lives_in_the_module_named_for_its_group_and_key():
 def test_every_module_says_what_it_is(module):
     """A newcomer reads the first line of a module to know what lives there."""
     assert ast.get_docstring(ast.parse(modules(PACKAGE)[module].read_text())), f"{module} has no docstring"
+
+
+def test_only_settings_reads_the_environment():
+    """Every RETAIL_* variable is read in settings.py; core, adapters and defs read no environment at all (the
+    runner sets Dagster's own DAGSTER_* variables for the CLI's instance)."""
+    readers = []
+    for name, path in modules(PACKAGE).items():
+        if name == "retail_pipeline.settings":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv") and ast.unparse(node.value) == "os":
+                if layer(name) != "app":
+                    readers.append(f"{name}:{node.lineno} reads the environment")
+            read = None
+            if isinstance(node, ast.Call) and ast.unparse(node.func) in ("os.environ.get", "os.getenv", "os.environ.setdefault"):
+                read = node.args[0] if node.args else None
+            elif isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ":
+                read = node.slice
+            if isinstance(read, ast.Constant) and str(read.value).startswith("RETAIL_"):
+                readers.append(f"{name}:{node.lineno} reads {read.value}")
+    assert readers == []

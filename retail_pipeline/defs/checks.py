@@ -44,6 +44,11 @@ def check_window(context: dg.AssetCheckExecutionContext) -> Window | None:
     return Window(window.start.date(), window.end.date())
 
 
+def scan_window(lakehouse: Lakehouse, table: Table, window: Window | None) -> pl.LazyFrame:
+    """The rows of a daily ``table`` in ``window`` (every row when None)."""
+    return lakehouse.scan(table.path, table.date_column, window)
+
+
 def check_result(failures: pl.DataFrame, what: str, **metadata) -> dg.AssetCheckResult:
     """Passed when ``failures`` is empty; else its count, ``what`` failed, and a sample (customers hidden)."""
     sample = markdown_preview(failures)
@@ -69,7 +74,7 @@ def contract_check(table: Table) -> dg.AssetChecksDefinition:
     )
     def _check(context: dg.AssetCheckExecutionContext, lakehouse: Lakehouse) -> dg.AssetCheckResult:
         if date_column is not None:
-            frame = lakehouse.scan(table.path, date_column, check_window(context))
+            frame = scan_window(lakehouse, table, check_window(context))
         else:
             frame = lakehouse.scan(table.path)
             if "_run_id" in frame.collect_schema().names():

@@ -7,7 +7,7 @@ from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.core import tables
 from retail_pipeline.core.invariants import revenue_mismatches
 from retail_pipeline.core.transforms import kpis
-from retail_pipeline.defs.checks import check_result, check_window, contract_check, daily_check
+from retail_pipeline.defs.checks import check_result, check_window, contract_check, daily_check, scan_window
 from retail_pipeline.defs.policies import DAILY_MART, SILVER_IN, key_of
 
 
@@ -29,8 +29,8 @@ def revenue_reconciles_with_silver(
     """Per business date, gold's gross and cancelled revenue in GBP, EUR and USD equal silver's lines."""
     window = check_window(context)
     failures = revenue_mismatches(
-        lakehouse.scan(tables.SILVER_TRANSACTIONS.path, "invoice_date", window),
-        lakehouse.scan(tables.DAILY_SALES.path, "invoice_date", window),
+        scan_window(lakehouse, tables.SILVER_TRANSACTIONS, window),
+        scan_window(lakehouse, tables.DAILY_SALES, window),
     )
     return check_result(failures, "business dates where gold's revenue differs from silver's")
 

@@ -7,7 +7,7 @@ from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.core import tables
 from retail_pipeline.core.invariants import fact_mismatches
 from retail_pipeline.core.transforms import star
-from retail_pipeline.defs.checks import check_result, check_window, contract_check, daily_check
+from retail_pipeline.defs.checks import check_result, check_window, contract_check, daily_check, scan_window
 from retail_pipeline.defs.policies import DAILY_MART, SILVER_IN, key_of
 
 
@@ -28,8 +28,8 @@ def reconciles_with_silver(context: dg.AssetCheckExecutionContext, lakehouse: La
     """Per business date, the fact has exactly silver's lines and the same money in GBP, EUR and USD."""
     window = check_window(context)
     failures = fact_mismatches(
-        lakehouse.scan(tables.SILVER_TRANSACTIONS.path, "invoice_date", window),
-        lakehouse.scan(tables.FACT_SALES.path, "invoice_date", window),
+        scan_window(lakehouse, tables.SILVER_TRANSACTIONS, window),
+        scan_window(lakehouse, tables.FACT_SALES, window),
     )
     return check_result(failures, "business dates where the fact differs from silver")
 

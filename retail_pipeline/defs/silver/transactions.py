@@ -1,4 +1,5 @@
-"""silver/transactions, silver/quarantine and silver/partition_stats: typed, validated, deduplicated, enriched sales lines, the rows that cannot be trusted, and where every bronze row went; and their checks."""
+"""silver/transactions, silver/quarantine and silver/partition_stats: typed, validated, deduplicated, enriched
+sales lines, the rows that cannot be trusted, and where every bronze row went; and their checks."""
 
 from datetime import date
 
@@ -10,7 +11,7 @@ from retail_pipeline.core import tables
 from retail_pipeline.core.contracts import BUSINESS_COLUMNS
 from retail_pipeline.core.invariants import row_conservation_failures
 from retail_pipeline.core.transforms.silver import build_silver
-from retail_pipeline.defs.checks import check_result, check_window, contract_check, daily_check
+from retail_pipeline.defs.checks import check_result, check_window, contract_check, daily_check, scan_window
 from retail_pipeline.defs.partitions import partition_bounds, window_dates
 from retail_pipeline.defs.policies import DAILY, DELTA, input_of, key_of
 from retail_pipeline.defs.resources import QualityThresholds
@@ -85,10 +86,10 @@ def row_conservation(context: dg.AssetCheckExecutionContext, lakehouse: Lakehous
     """Every bronze row of each date written is in silver, in quarantine, or counted as a dropped duplicate."""
     window = check_window(context)
     failures = row_conservation_failures(
-        lakehouse.scan(tables.BRONZE_TRANSACTIONS.path, "_partition_date", window),
-        lakehouse.scan(tables.SILVER_TRANSACTIONS.path, "invoice_date", window),
-        lakehouse.scan(tables.QUARANTINE.path, "_partition_date", window),
-        lakehouse.scan(tables.PARTITION_STATS.path, "business_date", window),
+        scan_window(lakehouse, tables.BRONZE_TRANSACTIONS, window),
+        scan_window(lakehouse, tables.SILVER_TRANSACTIONS, window),
+        scan_window(lakehouse, tables.QUARANTINE, window),
+        scan_window(lakehouse, tables.PARTITION_STATS, window),
     )
     return check_result(failures, "business dates lose or invent rows between bronze and silver")
 
@@ -96,7 +97,7 @@ def row_conservation(context: dg.AssetCheckExecutionContext, lakehouse: Lakehous
 @daily_check(asset=key_of(tables.SILVER_TRANSACTIONS), blocking=True)
 def no_duplicate_lines(context: dg.AssetCheckExecutionContext, lakehouse: Lakehouse) -> dg.AssetCheckResult:
     """No two silver lines are equal on all eight business fields (exact duplicates were dropped)."""
-    silver = lakehouse.scan(tables.SILVER_TRANSACTIONS.path, "invoice_date", check_window(context))
+    silver = scan_window(lakehouse, tables.SILVER_TRANSACTIONS, check_window(context))
     failures = (
         silver.group_by(BUSINESS_COLUMNS).agg(pl.len().alias("copies")).filter(pl.col("copies") > 1).collect()
     )
@@ -106,7 +107,7 @@ def no_duplicate_lines(context: dg.AssetCheckExecutionContext, lakehouse: Lakeho
 @daily_check(asset=key_of(tables.SILVER_TRANSACTIONS), blocking=True)
 def every_line_has_an_fx_rate(context: dg.AssetCheckExecutionContext, lakehouse: Lakehouse) -> dg.AssetCheckResult:
     """Every silver line has its GBP->EUR and GBP->USD rates, so its money exists in three currencies."""
-    silver = lakehouse.scan(tables.SILVER_TRANSACTIONS.path, "invoice_date", check_window(context))
+    silver = scan_window(lakehouse, tables.SILVER_TRANSACTIONS, check_window(context))
     failures = (
         silver.filter(pl.col("gbp_eur").is_null() | pl.col("gbp_usd").is_null())
         .select("invoice_date", "invoice_no", "stock_code", "_source_file", "_source_sheet", "_source_row")
@@ -121,7 +122,7 @@ def country_coverage(
 ) -> dg.AssetCheckResult:
     """The share of lines whose country has no ISO code (Unspecified, European Community, unknown names)
     stays under the configured threshold; above it, a warning names the countries."""
-    silver = lakehouse.scan(tables.SILVER_TRANSACTIONS.path, "invoice_date", check_window(context))
+    silver = scan_window(lakehouse, tables.SILVER_TRANSACTIONS, check_window(context))
     unknown = (
         silver.group_by("country")
         .agg(pl.len().alias("rows"), pl.col("country_iso2").is_null().all().alias("no_iso"))
