@@ -3,6 +3,10 @@
 Previews land in the event log, which ``forget-customer`` cannot rewrite: a customer's id there would outlive
 an erasure. So the columns that hold a customer's id or something derived from it show ``hidden`` (or stay
 empty where the value is null, so a preview still tells whether the id was there).
+
+The table is written here rather than by polars' formatter: ``pl.Config`` (the only way to ask polars for a
+markdown table) sets and unsets environment variables, and changing the environment while native threads
+read it crashes the process (seen: a CI worker died with SIGSEGV in ``pl.Config``'s exit under this function).
 """
 
 import polars as pl
@@ -22,14 +26,15 @@ def hide_personal(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def markdown_preview(frame: pl.DataFrame, rows: int = 5) -> str:
-    """The first ``rows`` rows as a markdown table, personal columns hidden, long text cut at 40 characters."""
-    with pl.Config(
-        tbl_formatting="MARKDOWN",
-        tbl_hide_dataframe_shape=True,
-        tbl_hide_column_data_types=True,
-        tbl_rows=rows,
-        tbl_cols=-1,
-        fmt_str_lengths=40,
-    ):
-        return str(hide_personal(frame.head(rows)))
+def _cell(value: object, width: int) -> str:
+    text = "" if value is None else " ".join(str(value).split()).replace("|", "\\|")
+    return text if len(text) <= width else text[:width] + "…"
+
+
+def markdown_preview(frame: pl.DataFrame, rows: int = 5, width: int = 40) -> str:
+    """The first ``rows`` rows as a markdown table, personal columns hidden, text cut at ``width`` characters.
+    A handful of rows for the event log, formatted in Python: no polars configuration is touched."""
+    head = hide_personal(frame.head(rows))
+    lines = ["| " + " | ".join(head.columns) + " |", "| " + " | ".join("---" for _ in head.columns) + " |"]
+    lines += ["| " + " | ".join(_cell(value, width) for value in row) + " |" for row in head.iter_rows()]
+    return "\n".join(lines)
