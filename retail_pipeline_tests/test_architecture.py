@@ -6,6 +6,7 @@ lives in ``defs/<group>/<name>.py``, so a newcomer finds it by its group and nam
 from __future__ import annotations
 
 import ast
+import re
 import warnings
 from pathlib import Path
 
@@ -191,3 +192,10 @@ def test_only_settings_reads_the_environment():
             if isinstance(read, ast.Constant) and str(read.value).startswith("RETAIL_"):
                 readers.append(f"{name}:{node.lineno} reads {read.value}")
     assert readers == []
+
+
+def test_nothing_sets_polars_options_at_run_time():
+    """``pl.Config`` writes the process environment; beside native threads reading it, that crashed a test
+    worker (SIGSEGV). Previews and CLI tables are formatted in Python instead."""
+    users = [name for name, path in modules(PACKAGE).items() if re.search(r"\bpl\.Config\(|polars\.Config\(", path.read_text())]
+    assert users == []

@@ -13,6 +13,7 @@ import polars as pl
 
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.core.tables import SQL_TABLES
+from retail_pipeline.core.text_table import text_table
 
 # Statements that only read. Everything else (INSERT, COPY ... TO, ATTACH, SET, PRAGMA ...) is refused.
 READ_ONLY = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
@@ -93,15 +94,6 @@ def render(frame: pl.DataFrame, fmt: str, max_rows: int = 100) -> Iterator[str]:
     elif fmt == "json":
         yield frame.write_json()
     else:
-        with pl.Config(
-            tbl_rows=max_rows,
-            tbl_cols=-1,
-            tbl_width_chars=240,
-            tbl_hide_column_data_types=True,
-            fmt_str_lengths=60,
-            thousands_separator=",",
-            float_precision=2,
-        ):
-            yield str(frame)
+        yield text_table(frame, max_rows)
         if frame.height > max_rows:
             yield f"({frame.height:,} rows, {max_rows} shown: --max-rows N or --format csv for all)"

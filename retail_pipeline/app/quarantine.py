@@ -7,6 +7,7 @@ import polars as pl
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.core.contracts import BUSINESS_COLUMNS
 from retail_pipeline.core.dates import Window
+from retail_pipeline.core.text_table import text_table
 
 
 def quarantine_report(lakehouse: Lakehouse, day: date | None = None, examples: int = 3) -> str:
@@ -34,13 +35,7 @@ def quarantine_report(lakehouse: Lakehouse, day: date | None = None, examples: i
             ).alias("line"),
         )
     )
-    with pl.Config(
-        tbl_hide_dataframe_shape=True,
-        tbl_hide_column_data_types=True,
-        tbl_rows=-1,
-        thousands_separator=",",
-    ):
-        summary = str(by_reason)
+    summary = text_table(by_reason)
     examples_text = [
         f"  [{code}] {record}: {reason}\n      {line}" for code, record, reason, line in sample.iter_rows()
     ]

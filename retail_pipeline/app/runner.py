@@ -23,6 +23,7 @@ from retail_pipeline.adapters.lakehouse_state import bronze_files, finished_part
 from retail_pipeline.core import tables
 from retail_pipeline.core.dates import Window
 from retail_pipeline.core.planning import MAX_GAP_DAYS, chunks, dates_to_run, group_ranges
+from retail_pipeline.core.text_table import text_table
 from retail_pipeline.defs.definitions import build_definitions
 from retail_pipeline.defs.errors import root_cause
 from retail_pipeline.defs.jobs import RANGE_END_TAG, RANGE_START_TAG, history_job, landing_job, partitions_job
@@ -242,59 +243,50 @@ def summary(report: PipelineReport) -> str:
     """Rows per layer, quarantine by reason, revenue per month, timings, and where to look next."""
     house = report.lakehouse
     lines: list[str] = []
-    with pl.Config(
-        tbl_hide_dataframe_shape=True,
-        tbl_hide_column_data_types=True,
-        tbl_rows=40,
-        tbl_width_chars=120,
-        fmt_float="full",
-        float_precision=2,
-        thousands_separator=",",
-    ):
-        if report.partitions is not None:
-            first, last = report.partitions
-            window = Window(first, last + timedelta(days=1))
-            stats = house.read(tables.PARTITION_STATS.path, "business_date", window)
-            totals = stats.select(
-                pl.col("bronze_rows", "silver_rows", "quarantined_rows", "duplicates_dropped").sum()
-            ).row(0, named=True)
+    if report.partitions is not None:
+        first, last = report.partitions
+        window = Window(first, last + timedelta(days=1))
+        stats = house.read(tables.PARTITION_STATS.path, "business_date", window)
+        totals = stats.select(
+            pl.col("bronze_rows", "silver_rows", "quarantined_rows", "duplicates_dropped").sum()
+        ).row(0, named=True)
+        lines.append(
+            "Rows: bronze {bronze_rows:,} = silver {silver_rows:,} + quarantined {quarantined_rows:,} "
+            "+ duplicates dropped {duplicates_dropped:,}".format(**totals)
+        )
+        erased = (
+            house.scan(tables.ERASED_ROWS.path, "_partition_date", window).select(pl.col("rows_erased").sum()).collect().item()
+            if house.exists(tables.ERASED_ROWS.path) else 0
+        )
+        if erased:
             lines.append(
-                "Rows: bronze {bronze_rows:,} = silver {silver_rows:,} + quarantined {quarantined_rows:,} "
-                "+ duplicates dropped {duplicates_dropped:,}".format(**totals)
+                f"      and {erased:,} landed records not in bronze: their customers are in the erasure register "
+                f"({tables.ERASED_CUSTOMERS.path}, see `retail-pipeline forget-customer`)"
             )
-            erased = (
-                house.scan(tables.ERASED_ROWS.path, "_partition_date", window).select(pl.col("rows_erased").sum()).collect().item()
-                if house.exists(tables.ERASED_ROWS.path) else 0
-            )
-            if erased:
-                lines.append(
-                    f"      and {erased:,} landed records not in bronze: their customers are in the erasure register "
-                    f"({tables.ERASED_CUSTOMERS.path}, see `retail-pipeline forget-customer`)"
-                )
-            reasons = (
-                house.scan(tables.QUARANTINE.path, "_partition_date", window)
-                .group_by("reason_code")
-                .agg(pl.len().alias("rows"))
-                .sort("rows", descending=True)
-                .collect()
-            )
-            if reasons.height:
-                lines += ["Quarantined rows by reason:", str(reasons)]
-            monthly = (
-                house.read(tables.MONTHLY_KPIS.path)
-                .select("month", "gross_revenue_gbp", "net_revenue_gbp", "gross_revenue_eur", "gross_revenue_usd", "orders")
-                .sort("month")
-            )
-            lines += ["Revenue per month:", str(monthly)]
-        for run in report.runs:
-            # Step times include Dagster's own work inside a step (one materialisation event per partition).
-            outside = run.seconds - run.step_seconds
-            lines.append(
-                f"{run.job}: {run.seconds:.1f} s (steps {run.step_seconds:.1f} s, outside steps {outside:.1f} s)"
-                f"  run {run.run_id}"
-            )
-            for step in sorted(run.steps, key=lambda s: -s.seconds):
-                lines.append(f"    {step.step:<58} {step.seconds:6.1f} s")
+        reasons = (
+            house.scan(tables.QUARANTINE.path, "_partition_date", window)
+            .group_by("reason_code")
+            .agg(pl.len().alias("rows"))
+            .sort("rows", descending=True)
+            .collect()
+        )
+        if reasons.height:
+            lines += ["Quarantined rows by reason:", text_table(reasons)]
+        monthly = (
+            house.read(tables.MONTHLY_KPIS.path)
+            .select("month", "gross_revenue_gbp", "net_revenue_gbp", "gross_revenue_eur", "gross_revenue_usd", "orders")
+            .sort("month")
+        )
+        lines += ["Revenue per month:", text_table(monthly, max_rows=40)]
+    for run in report.runs:
+        # Step times include Dagster's own work inside a step (one materialisation event per partition).
+        outside = run.seconds - run.step_seconds
+        lines.append(
+            f"{run.job}: {run.seconds:.1f} s (steps {run.step_seconds:.1f} s, outside steps {outside:.1f} s)"
+            f"  run {run.run_id}"
+        )
+        for step in sorted(run.steps, key=lambda s: -s.seconds):
+            lines.append(f"    {step.step:<58} {step.seconds:6.1f} s")
     lines.append(f"Tables: {house.uri('')}  (<layer>/<table>, Delta)")
     served = {table: meta for run in report.runs for table, meta in run.metadata.items()}
     if "gold/warehouse" in served:
