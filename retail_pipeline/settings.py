@@ -271,7 +271,9 @@ class Settings:
             **overrides,
         )
         if reader.problems:
-            raise SettingsError("bad setting" + ("s" if len(reader.problems) > 1 else "") + ":\n  " + "\n  ".join(reader.problems))
+            if len(reader.problems) == 1:  # one line, as the command line prints it
+                raise SettingsError(f"bad setting {reader.problems[0]}")
+            raise SettingsError("bad settings:\n  " + "\n  ".join(reader.problems))
         return settings
 
     @property

@@ -140,6 +140,7 @@ def test_every_asset_lives_in_the_module_named_for_its_group_and_key():
     import dagster as dg
 
     import retail_pipeline.defs.definitions as definitions
+    from retail_pipeline.settings import Settings
 
     owner: dict[str, str] = {}
     for module in sorted(m for m in modules(PACKAGE) if m.count(".") == 3 and m.startswith("retail_pipeline.defs.")):
@@ -150,7 +151,7 @@ def test_every_asset_lives_in_the_module_named_for_its_group_and_key():
                     owner.setdefault(key.to_user_string(), defined_in)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        defs = definitions.build_definitions(resources={})
+        defs = definitions.build_definitions(Settings())
     specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
     assert set(owner) == set(specs), "an asset is defined outside defs/<group>/ or not loaded"
     by_module: dict[str, list[str]] = {}

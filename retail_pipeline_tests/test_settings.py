@@ -85,7 +85,7 @@ def test_the_command_line_reports_a_bad_setting_in_one_line(monkeypatch, capsys,
     (tmp_path / "landing").mkdir()
     assert main(["run", "--landing", str(tmp_path / "landing"), "--lakehouse", str(tmp_path / "lake")]) == 2
     err = capsys.readouterr().err
-    assert "RETAIL_MAX_PARTITIONS_PER_RUN='many': expected a positive whole number" in err
+    assert err == "error: bad setting RETAIL_MAX_PARTITIONS_PER_RUN='many': expected a positive whole number\n"
     assert "Traceback" not in err and not (tmp_path / "lake").exists()
 
 

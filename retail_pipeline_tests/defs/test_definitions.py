@@ -73,7 +73,7 @@ def current() -> dict:
     # The default settings, not this machine's environment: the snapshot is of the code.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return snapshot(build_definitions(Settings(), resources={}))
+        return snapshot(build_definitions(Settings()))
 
 
 def test_the_definitions_match_the_reviewed_snapshot():
@@ -99,7 +99,7 @@ def test_every_table_shows_its_columns_with_their_descriptions():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        specs = {spec.key.to_user_string(): spec for spec in build_definitions(Settings(), resources={}).resolve_all_asset_specs()}
+        specs = {spec.key.to_user_string(): spec for spec in build_definitions(Settings()).resolve_all_asset_specs()}
     for table in tables.TABLES:
         columns = specs[table.path].metadata["dagster/column_schema"].columns
         assert [c.name for c in columns] == table.schema.names()
@@ -111,7 +111,7 @@ def test_settings_reach_the_sensors_and_schedules():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         defs = build_definitions(
-            Settings(landing_sensor_interval_s=7, schedule_time="23:45", executor="multiprocess"), resources={}
+            Settings(landing_sensor_interval_s=7, schedule_time="23:45", executor="multiprocess")
         )
     shot = snapshot(defs)
     assert shot["sensors"]["landing_sensor"]["interval_s"] == 7
