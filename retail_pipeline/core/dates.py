@@ -23,6 +23,9 @@ class Window:
     def predicate(self, column: str) -> str:
         return f"{column} >= '{self.start.isoformat()}' AND {column} < '{self.end.isoformat()}'"
 
+    def dates(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days)]
+
     def expr(self, column: str | pl.Expr) -> pl.Expr:
         value = pl.col(column) if isinstance(column, str) else column
         return (value >= self.start) & (value < self.end)

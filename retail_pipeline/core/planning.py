@@ -1,9 +1,11 @@
-"""What to run, from the lakehouse's state: pure functions shared by ``retail-pipeline run``, ``backfill`` and
-the landing sensor.
+"""What to run, from the lakehouse's state: the one planner of ``retail-pipeline run``, ``backfill``, the
+landing sensor and the nightly schedule (``plan``), and the pure functions it is made of.
 
 - which landing files have settled (looked the same on two consecutive sensor ticks);
-- which business dates are stale: bronze does not hold exactly the active files' versions, or silver's
-  figures do not count what bronze holds;
+- which business dates of which daily tables are behind: bronze does not hold exactly the active files'
+  versions, or a daily table was not built from what bronze now holds for the date (``core/build_state.py``);
+- which whole-history outputs (marts, warehouse, report) are behind: what they read has moved since;
+- what a failed blocking check holds back;
 - how dates are grouped into single-run ranges, and a run key that is stable for the same work.
 """
 
@@ -14,28 +16,64 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from retail_pipeline.core import build_state
+from retail_pipeline.core.build_state import EMPTY, FAILED
+from retail_pipeline.core.manifest import files_to_probe
+
 # Dates closer than this are run together: rebuilding the empty or unchanged days between them costs less
 # than a run of its own (a weekend between two day files should not split a batch in two).
 MAX_GAP_DAYS = 7
 
 
+# A failed request is asked again after the backoff, doubled per attempt, at most this long.
+MAX_BACKOFF_S = 6 * 3600
+
+
 @dataclass
 class LandingCursor:
-    """What the sensor saw at its last tick (path -> [size, mtime in microseconds]) and the digest of the
-    listing it last landed; JSON in Dagster's cursor storage, so it survives restarts."""
+    """What the sensor saw at its last tick (path -> [size, mtime in microseconds]) and the work it requested
+    (request key -> [attempt, requested at, epoch seconds]); JSON in Dagster's cursor storage, so it survives
+    restarts."""
 
     seen: dict[str, list[int]] = field(default_factory=dict)
-    landed: str = ""
+    requests: dict[str, list[float]] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, text: str | None) -> "LandingCursor":
         if not text:
             return cls()
         data = json.loads(text)
-        return cls(seen=data.get("seen", {}), landed=data.get("landed", ""))
+        return cls(seen=data.get("seen", {}), requests=data.get("requests", {}))
 
     def dump(self) -> str:
-        return json.dumps({"seen": self.seen, "landed": self.landed}, sort_keys=True, separators=(",", ":"))
+        return json.dumps({"seen": self.seen, "requests": self.requests}, sort_keys=True, separators=(",", ":"))
+
+
+def run_key(key: str, attempt: int) -> str:
+    return f"{key}#{attempt}"
+
+
+def next_attempt(previous: list[float] | None, last_status: str | None, now: float, backoff_s: float) -> int | None:
+    """Whether to request work ``key`` now, and as which attempt: the first time at once; again only once its
+    last run has finished (failed, or done without the work getting done) and the backoff has passed
+    (``backoff_s`` doubled per attempt, at most ``MAX_BACKOFF_S``). None: not now."""
+    if previous is None:
+        return 0
+    attempt, requested_at = int(previous[0]), previous[1]
+    if last_status not in ("FAILURE", "CANCELED", "SUCCESS"):
+        return None  # still queued or running (or being created)
+    if now - requested_at < min(MAX_BACKOFF_S, backoff_s * 2**attempt):
+        return None
+    return attempt + 1
+
+
+def landing_needed(settled: pl.DataFrame, manifest: pl.DataFrame) -> list[str]:
+    """Paths the landing step must look at: settled files new or changed (by size and mtime) since the
+    manifest, and files the manifest holds that are gone. Stats only: no file is read."""
+    changed = files_to_probe(settled, manifest)
+    present = manifest.filter(pl.col("status") != "missing")["path"]
+    gone = sorted(set(present.to_list()) - set(settled["path"].to_list()))
+    return sorted(set(changed) | set(gone))
 
 
 def observe(listing: pl.DataFrame) -> dict[str, list[int]]:
@@ -46,6 +84,19 @@ def observe(listing: pl.DataFrame) -> dict[str, list[int]]:
 
 def listing_digest(seen: dict[str, list[int]]) -> str:
     return hashlib.sha256(json.dumps(seen, sort_keys=True).encode()).hexdigest()
+
+
+def range_state_digest(state: pl.DataFrame, first: date, last: date) -> str:
+    """A digest of the build state of the daily tables over ``[first, last]``: it moves when a run (even one
+    that died) built part of the range, so the rest is asked for at once, not after a backoff."""
+    rows = (
+        state.filter(pl.col("business_date").is_between(first, last))
+        .select(pl.format("{}|{}|{}", "table", "business_date", "built_from"))
+        .to_series()
+        .sort()
+        .to_list()
+    )
+    return build_state.digest(rows)[:12]
 
 
 def settled_listing(listing: pl.DataFrame, previous_seen: dict[str, list[int]], manifest: pl.DataFrame) -> pl.DataFrame:
@@ -116,36 +167,6 @@ def range_run_key(first: date, last: date, manifest: pl.DataFrame) -> str:
     return f"{first}..{last}@{hashlib.sha256('|'.join(files).encode()).hexdigest()[:16]}"
 
 
-def dates_to_run(
-    manifest: pl.DataFrame, bronze: pl.DataFrame, finished: pl.DataFrame, start: date, end: date, full: bool = False
-) -> list[date]:
-    """Business dates whose partitions must be (re)built.
-
-    Incremental (the default): the dates where bronze does not hold exactly the active files' versions (new,
-    changed, late files; see ``automation.stale_dates``), plus the dates bronze holds whose silver figures
-    (``silver/partition_stats``: ``finished`` has ``business_date`` and ``bronze_rows``) are missing or
-    count other rows, so a run that died between layers is completed. ``full``: also every placeable date of
-    an active file, and every date bronze still holds for files present in the landing zone.
-    """
-    dates = set(stale_dates(manifest, bronze, start, end))
-    counts = bronze.group_by("_partition_date").agg(pl.col("rows").sum().alias("bronze_rows"))
-    unfinished = counts.join(
-        finished.select(pl.col("business_date").alias("_partition_date"), "bronze_rows"),
-        on=["_partition_date", "bronze_rows"],
-        how="anti",
-    )
-    dates |= set(unfinished["_partition_date"].to_list())
-    if full:
-        active = manifest.filter(pl.col("status") == "active")
-        dates |= {
-            d for d in active.select(pl.col("business_dates").explode()).drop_nulls().to_series().to_list()
-            if start <= d < end
-        }
-        present = manifest.filter(pl.col("status") != "missing")["path"]
-        dates |= set(bronze.filter(pl.col("_source_file").is_in(present.implode()))["_partition_date"].to_list())
-    return sorted(dates)
-
-
 def chunks(first: date, last: date, size: int) -> list[tuple[date, date]]:
     """[first, last] cut into inclusive ranges of at most ``size`` days."""
     if size < 1:
@@ -156,3 +177,119 @@ def chunks(first: date, last: date, size: int) -> list[tuple[date, date]]:
         out.append((first, end))
         first = end + timedelta(days=1)
     return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What must run for the lakehouse to be up to date."""
+
+    behind: dict[str, list[date]]  # daily table -> its business dates to rebuild
+    history: list[str]  # whole-history outputs to rebuild (marts, warehouse, report)
+    blocked: dict[str, list[date]]  # "table: check" -> the dates (empty list: the whole table) a failed
+    # blocking check holds back; they are in ``behind``/``history`` too, and stay there until it passes
+
+    @property
+    def dates(self) -> list[date]:
+        """Every business date some daily table must rebuild (a range run rebuilds every daily layer)."""
+        return sorted({day for days in self.behind.values() for day in days})
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.dates and not self.history
+
+    def ranges(self, max_len: int = 366) -> list[tuple[date, date]]:
+        return group_ranges(self.dates, MAX_GAP_DAYS, max_len)
+
+    def layers_behind(self) -> list[str]:
+        return sorted(table for table, days in self.behind.items() if days)
+
+
+def plan(
+    manifest: pl.DataFrame,
+    bronze: pl.DataFrame,
+    state: pl.DataFrame,
+    start: date,
+    end: date,
+    daily_tables: list[str],
+    history_outputs: list[str],
+    full: bool = False,
+    also: list[date] | tuple = (),
+) -> Plan:
+    """The one planner. ``manifest``: the landed files; ``bronze``: what bronze holds (``bronze_files``:
+    file, sha256, business date, rows); ``state``: the build state (``build_state.latest``).
+
+    A daily table is behind on a date when its build state for the date is not the token of what bronze
+    holds (``build_state.date_tokens``), or, for bronze, when bronze does not hold exactly the active files'
+    versions (``stale_dates``). A whole-history output is behind when it has no build state, a blocking check
+    of it failed, or the tables it read have moved. ``full`` rebuilds every date with data; ``also`` adds
+    dates."""
+    bronze_paths = [t for t in daily_tables if t.startswith("bronze/")]
+    counts = bronze.lazy().select(
+        pl.col("_partition_date").alias("business_date"), "_source_file", "_file_sha256", "rows"
+    )
+    tokens = build_state.tokens_from_counts(counts)
+    daily_state = state.filter(pl.col("table").is_in(daily_tables) & pl.col("business_date").is_not_null())
+    universe = (
+        pl.concat([tokens.select("business_date"), daily_state.select("business_date")])
+        .unique()
+        .filter(pl.col("business_date").is_between(start, end, closed="left"))
+    )
+    grid = universe.join(pl.DataFrame({"table": daily_tables}), how="cross")
+    compared = (
+        grid.join(daily_state.select("table", "business_date", "built_from"), on=["table", "business_date"], how="left")
+        .join(tokens, on="business_date", how="left")
+        .with_columns(pl.col("built_from").fill_null(EMPTY), pl.col("token").fill_null(EMPTY))
+        .filter(pl.col("built_from") != pl.col("token"))
+    )
+    behind: dict[str, set[date]] = {table: set() for table in daily_tables}
+    for table, days in compared.group_by("table").agg("business_date").iter_rows():
+        behind[table] |= set(days)
+    extra = set(stale_dates(manifest, bronze, start, end)) | {d for d in also if start <= d < end}
+    if full:
+        extra |= set(_every_date_with_data(manifest, bronze, start, end))
+    for table in bronze_paths:
+        behind[table] |= extra
+    if extra and not bronze_paths:
+        for table in daily_tables:
+            behind[table] |= extra
+
+    blocked: dict[str, list[date]] = {}
+    failed = state.filter(pl.col("built_from").str.starts_with(FAILED))
+    for table, check, days in (
+        failed.with_columns(pl.col("built_from").str.strip_prefix(FAILED).alias("check"))
+        .group_by("table", "check")
+        .agg(pl.col("business_date").drop_nulls().sort())
+        .sort("table", "check")
+        .iter_rows()
+    ):
+        blocked[f"{table}: {check}"] = [d for d in days if start <= d < end]
+
+    history = []
+    whole = state.filter(pl.col("business_date").is_null())
+    built_any = daily_state.filter(pl.col("built_from") != EMPTY).height > 0
+    for output in history_outputs:
+        row = whole.filter(pl.col("table") == output)
+        if row.height == 0:
+            if built_any:  # nothing to build it from before any daily table holds data
+                history.append(output)
+            continue
+        built_from, inputs = row["built_from"][-1], row["inputs"][-1].to_list()
+        if built_from.startswith(FAILED) or built_from != build_state.inputs_token(state, inputs):
+            history.append(output)
+    return Plan({t: sorted(d) for t, d in behind.items()}, history, blocked)
+
+
+def _every_date_with_data(manifest: pl.DataFrame, bronze: pl.DataFrame, start: date, end: date) -> list[date]:
+    """Every placeable date of an active file, and every date bronze holds for files still in the landing
+    zone (``run --full``)."""
+    active = manifest.filter(pl.col("status") == "active")
+    dates = {
+        d for d in active.select(pl.col("business_dates").explode()).drop_nulls().to_series().to_list()
+        if start <= d < end
+    }
+    present = manifest.filter(pl.col("status") != "missing")["path"]
+    dates |= {
+        d for d in bronze.filter(pl.col("_source_file").is_in(present.implode()))["_partition_date"].to_list()
+        if start <= d < end
+    }
+    return sorted(dates)

@@ -117,6 +117,29 @@ DAILY_TABLES: tuple[Table, ...] = (
     DQ_SCORECARD,
     FACT_SALES,
 )
+# The whole-history marts, rebuilt from all of silver; the warehouse and the report follow them.
+HISTORY_TABLES: tuple[Table, ...] = (
+    MONTHLY_KPIS,
+    PRODUCT_PERFORMANCE,
+    PRODUCT_FEATURES,
+    CUSTOMER_RFM,
+    COUNTRY_SALES,
+    DIM_DATE,
+    DIM_PRODUCT,
+    DIM_CUSTOMER,
+    GOLD_DIM_COUNTRY,
+)
+
+# The outputs that are not Delta tables: the DuckDB warehouse file and the HTML report (their asset keys).
+WAREHOUSE = "gold/warehouse"
+KPI_REPORT = "gold/kpi_report"
+
+# Everything rebuilt from the whole history, in build order: what the planner checks after the daily tables.
+HISTORY_OUTPUTS: tuple[str, ...] = (*(table.path for table in HISTORY_TABLES), WAREHOUSE, KPI_REPORT)
+
+# The build log (``core/build_state.py``): lakehouse state, not a table of the pipeline's data.
+BUILD_LOG = "_state/builds"
+
 # The gold tables copied into the DuckDB warehouse, under their SQL names.
 WAREHOUSE_TABLES: tuple[Table, ...] = tuple(table for table in TABLES if table.layer == "gold")
 # What ``retail-pipeline sql`` can query: SQL name -> table path.
