@@ -7,14 +7,21 @@ length of the range. An append-only table (the fetch logs of reference data) get
 returns. Inputs arrive as ``pl.LazyFrame`` (collect once, in the transform). Every write reports what a user
 asks of a table: rows, a preview, the schema with each column's description, the Delta version.
 
+After each write of a registry table, the build log records what it was built from (``adapters/build_state.py``):
+the tables a step read are noted as it loads them, so the record names exactly its inputs.
+
 An asset that is not in the registry (one of your own) may name its business-date column in its metadata
 (``partition_column``) and ask for appends (``write_mode: append``).
 """
 
+from contextlib import ExitStack, contextmanager
+
 import dagster as dg
 import polars as pl
 
-from retail_pipeline.adapters.lakehouse import Lakehouse
+from retail_pipeline.adapters import build_state
+from retail_pipeline.adapters.lakehouse import Lakehouse, StaleInputsError
+from retail_pipeline.adapters.writer_lock import DEFAULT_LEASE_SECONDS, LakehouseUnreachable, writer_lock
 from retail_pipeline.core import tables
 from retail_pipeline.core.dates import Window
 from retail_pipeline.core.preview import markdown_preview
@@ -58,15 +65,83 @@ def _layout(key: dg.AssetKey, metadata: dict | None) -> tuple[str | None, bool, 
     return metadata.get(PARTITION_COLUMN), metadata.get(WRITE_MODE) == APPEND, {}
 
 
+# (run id, step key) -> the registry tables the step loaded, with the Delta version each was read at: what
+# its outputs were built from. Steps of one process come and go (a CLI makes several runs): the oldest
+# entries are dropped past a bound.
+_READ: dict[tuple[str, str], dict[str, int]] = {}
+_READ_BOUND = 256
+
+
+def _step_identity(context: dg.InputContext | dg.OutputContext) -> tuple[str, str] | None:
+    try:
+        step = context.step_context
+    except Exception:  # a context built by hand (build_input_context): no step, nothing to record
+        return None
+    return step.run_id, step.step.key
+
+
+def _note_read(context: dg.InputContext, lakehouse: Lakehouse, table: str) -> None:
+    identity = _step_identity(context)
+    if identity is None or tables.BY_PATH.get(table) is None:
+        return
+    if identity not in _READ and len(_READ) >= _READ_BOUND:
+        del _READ[next(iter(_READ))]
+    _READ.setdefault(identity, {})[table] = lakehouse.version(table)
+
+
+def _inputs_unchanged(lakehouse: Lakehouse, identity: tuple[str, str] | None):
+    """A check that the tables the step read are still at the versions it read (None: nothing recorded)."""
+    read = dict(_READ.get(identity, {})) if identity else {}
+    if not read:
+        return None
+    return lambda: all(lakehouse.version(table) == version for table, version in read.items())
+
+
+def _record(lakehouse: Lakehouse, context: dg.OutputContext, table: str, window: Window | None, frame: pl.DataFrame) -> None:
+    """What ``table`` was just built from, in the build log (registry tables only)."""
+    entry = tables.BY_PATH.get(table)
+    identity = _step_identity(context)
+    if entry is None or identity is None:
+        return
+    read = set(_READ.get(identity, {}))
+    run_id = identity[0]
+    if entry.date_column is not None:
+        if window is None:
+            return  # a daily table rewritten whole (by hand): no window to vouch for
+        daily_inputs = sorted(name for name in read if tables.BY_PATH[name].date_column is not None)
+        build_state.record_daily(lakehouse, table, window, daily_inputs, run_id)
+    elif table in tables.HISTORY_OUTPUTS:
+        build_state.record_whole(lakehouse, table, sorted(read), run_id)
+    else:
+        build_state.record_content(lakehouse, table, frame, run_id)
+
+
 def _window(context: dg.OutputContext | dg.InputContext) -> Window:
     window = context.asset_partitions_time_window
     return Window(window.start.date(), window.end.date())
 
 
 class DeltaIOManager(dg.ConfigurableIOManager):
-    """Reads and writes assets as Delta tables, range-aware for daily partitions."""
+    """Reads and writes assets as Delta tables, range-aware for daily partitions. While it is in use (a whole
+    in-process run, or one step of a multiprocess run) it holds the lakehouse's writer lock
+    (``adapters/writer_lock.py``), so two runners never write the same tables at once."""
 
     lakehouse: Lakehouse
+    lock_lease_s: int = DEFAULT_LEASE_SECONDS
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext):
+        what = f"Dagster run {context.run_id}" if context.run_id else "a Dagster run"
+        say = context.log.info if context.log is not None else None
+        with ExitStack() as held:
+            try:
+                held.enter_context(writer_lock(self.lakehouse, what, say=say, lease_seconds=self.lock_lease_s))
+            except LakehouseUnreachable as exc:
+                # The lakehouse cannot be written at all: the step's own write fails and says why, on the
+                # step, where a user (and the failure alert) looks for it.
+                if context.log is not None:
+                    context.log.warning(f"{exc}; the steps will fail at their writes")
+            yield self
 
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | pl.LazyFrame | None) -> None:
         if obj is None:
@@ -80,16 +155,28 @@ class DeltaIOManager(dg.ConfigurableIOManager):
                 f"daily asset {table} must name its business-date column in metadata[{PARTITION_COLUMN!r}]"
             )
         if append_only:
+            # A fetch log: what reads it is a reference table, whose content is recorded when it is written.
             result = self.lakehouse.append(table, frame)
             metadata = table_metadata(frame, result.uri, result.version, descriptions)
             metadata["rows_appended"] = frame.height
             metadata["dagster/row_count"] = self.lakehouse.scan(table).select(pl.len()).collect().item()
             context.add_output_metadata(metadata)
             return
-        result = self.lakehouse.write(table, frame, date_column=date_column, window=window)
+        identity = _step_identity(context)
+        try:
+            result = self.lakehouse.write(
+                table, frame, date_column=date_column, window=window,
+                inputs_unchanged=_inputs_unchanged(self.lakehouse, identity),
+            )
+        except StaleInputsError as exc:
+            # Another writer moved this step's inputs and its table: compute again from what is there now.
+            _READ.pop(identity, None)
+            context.log.warning(str(exc))
+            raise dg.RetryRequested(max_retries=3, seconds_to_wait=1) from exc
         metadata = table_metadata(frame, result.uri, result.version, descriptions)
         if window is not None:
             metadata["partition_window"] = f"{window.start} .. {window.end} (end exclusive)"
+        _record(self.lakehouse, context, table, window, frame)
         context.add_output_metadata(metadata)
 
     def load_input(self, context: dg.InputContext) -> pl.LazyFrame:
@@ -97,5 +184,8 @@ class DeltaIOManager(dg.ConfigurableIOManager):
         table = table_name(context.asset_key)
         date_column, _, _ = _layout(context.asset_key, upstream.definition_metadata if upstream else None)
         if date_column is not None and context.has_asset_partitions:
-            return self.lakehouse.scan(table, date_column, _window(context))
-        return self.lakehouse.scan(table)
+            frame = self.lakehouse.scan(table, date_column, _window(context))
+        else:
+            frame = self.lakehouse.scan(table)
+        _note_read(context, self.lakehouse, table)  # after the scan: a missing table is its clear error
+        return frame

@@ -33,11 +33,14 @@ SCHEMA_VERSION = "1.1"
 
 VERSION_KEY = "retail_pipeline.schema_version"
 
-# Two runs can write one table at once (two backfills, a UI run beside `retail-pipeline run`). Delta lets
-# only one of them commit a given version: the other gets CommitFailedError (measured: two runs rebuilding
-# the same day, or two days held by the same month's files) and has committed nothing. Every write here
-# replaces a window or a whole table (or appends rows that were not committed), so doing it again against
-# the newer snapshot is correct: retry a few times with a jittered backoff, then fail with a clear error.
+# Two runs can write one table at once (two backfills, a UI run beside `retail-pipeline run`; the writer lock
+# of adapters/writer_lock.py serialises the pipeline's own runners, not every writer). Delta lets only one of
+# them commit a given version: the other gets CommitFailedError (measured: two runs rebuilding the same day,
+# or two days held by the same month's files) and has committed nothing. Every write here replaces a window
+# or a whole table (or appends rows that were not committed), so doing it again against the newer snapshot is
+# correct, provided what the frame was computed from has not moved meanwhile: a write given
+# ``inputs_unchanged`` checks that first and raises ``StaleInputsError`` instead (the step recomputes), else
+# retries a few times with a jittered backoff, then fails with a clear error.
 COMMIT_ATTEMPTS = 8
 
 COMMIT_BACKOFF_SECONDS = 0.1  # doubled per attempt, times a random factor in [0.5, 1.5), capped at 3 s
@@ -49,6 +52,11 @@ class IncompatibleTableError(RuntimeError):
 
 class MissingTableError(RuntimeError):
     """A table was read before anything wrote it."""
+
+
+class StaleInputsError(RuntimeError):
+    """A commit conflict, and the tables the frame was computed from moved since: committing it again would
+    write stale work."""
 
 
 class ConcurrentWriteError(RuntimeError):
@@ -161,8 +169,10 @@ class Lakehouse(dg.ConfigurableResource):
         frame: pl.DataFrame,
         date_column: str | None = None,
         window: Window | None = None,
+        inputs_unchanged=None,
     ) -> WriteResult:
-        """Replace the whole table, or only the days of ``window`` when it is a daily table."""
+        """Replace the whole table, or only the days of ``window`` when it is a daily table. On a commit
+        conflict, ``inputs_unchanged()`` (when given) decides between a retry and ``StaleInputsError``."""
         uri = self.uri(table)
         stamp = CommitProperties(custom_metadata={VERSION_KEY: SCHEMA_VERSION})
         options = self.storage_options()
@@ -179,6 +189,7 @@ class Lakehouse(dg.ConfigurableResource):
                     commit_properties=stamp,
                     storage_options=options,
                 ),
+                inputs_unchanged=inputs_unchanged,
             )
             return WriteResult(uri, self.version(table), frame.height)
 
@@ -218,9 +229,8 @@ class Lakehouse(dg.ConfigurableResource):
                     storage_options=options,
                 )
 
-        _retry_commit(table, attempt)
+        _retry_commit(table, attempt, inputs_unchanged=inputs_unchanged)
         return WriteResult(uri, self.version(table), frame.height)
-
 
     def _create(self, table: str, frame: pl.DataFrame, partition_by: list[str] | None, stamp: CommitProperties) -> None:
         """Create ``table`` empty, with ``frame``'s schema, if it does not exist. Two writers that both create
@@ -285,7 +295,7 @@ def _month(day: date) -> date:
     return day.replace(day=1)
 
 
-def _retry_commit(table: str, attempt, attempts: int | None = None) -> None:
+def _retry_commit(table: str, attempt, attempts: int | None = None, inputs_unchanged=None) -> None:
     """Run ``attempt`` (one whole write of ``table``) until it commits; see ``COMMIT_ATTEMPTS``."""
     attempts = attempts or COMMIT_ATTEMPTS
     for number in range(1, attempts + 1):
@@ -293,6 +303,11 @@ def _retry_commit(table: str, attempt, attempts: int | None = None) -> None:
             attempt()
             return
         except CommitFailedError as exc:
+            if inputs_unchanged is not None and not inputs_unchanged():
+                raise StaleInputsError(
+                    f"{table}: another writer committed first, and the tables this write was computed from "
+                    "have changed since they were read: not committing stale work (the step recomputes)"
+                ) from exc
             if number == attempts:
                 raise ConcurrentWriteError(
                     f"{table}: other runs writing the same table committed first {attempts} times in a row, so "

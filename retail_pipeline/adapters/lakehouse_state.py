@@ -1,15 +1,19 @@
 """What the lakehouse holds, read for planning: the manifest, the file versions bronze holds per business date,
-and the dates silver has finished. The planner (``core/planning.py``) decides from these.
+and the build state. The planner (``core/planning.py``) decides from these (``current_plan``).
 """
+
+from datetime import date
 
 import polars as pl
 
+from retail_pipeline.adapters.build_state import read_state
 from retail_pipeline.adapters.erasure_register import registered
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.core import tables
 from retail_pipeline.core.contracts import LANDED_FILES, empty
 from retail_pipeline.core.erasure import is_erased
 from retail_pipeline.core.manifest import upgrade_manifest
+from retail_pipeline.core.planning import Plan, plan
 
 
 def bronze_files(lakehouse: Lakehouse) -> pl.DataFrame:
@@ -38,15 +42,23 @@ def bronze_files(lakehouse: Lakehouse) -> pl.DataFrame:
     return pl.concat(parts).group_by(*keys).agg(pl.col(*counts).sum()).collect()
 
 
-def finished_partitions(lakehouse: Lakehouse) -> pl.DataFrame:
-    """(business_date, bronze_rows) of the dates silver has finished: what ``silver/partition_stats`` counted."""
-    if not lakehouse.exists(tables.PARTITION_STATS.path):
-        return pl.DataFrame(schema={"business_date": pl.Date, "bronze_rows": pl.Int64})
-    return lakehouse.read(tables.PARTITION_STATS.path).select("business_date", pl.col("bronze_rows").cast(pl.Int64))
-
-
 def read_manifest(lakehouse: Lakehouse) -> pl.DataFrame:
     """The manifest as the last landing wrote it, in today's schema (empty before the first landing)."""
     if not lakehouse.exists(tables.MANIFEST.path):
         return empty(LANDED_FILES)
     return upgrade_manifest(lakehouse.read(tables.MANIFEST.path))
+
+
+def current_plan(lakehouse: Lakehouse, start: date, end: date, full: bool = False, also: list[date] | tuple = ()) -> Plan:
+    """What must run now for ``lakehouse`` to be up to date (the one planner, on the lakehouse as it stands)."""
+    return plan(
+        read_manifest(lakehouse),
+        bronze_files(lakehouse),
+        read_state(lakehouse),
+        start,
+        end,
+        [table.path for table in tables.DAILY_TABLES],
+        list(tables.HISTORY_OUTPUTS),
+        full=full,
+        also=also,
+    )

@@ -137,8 +137,12 @@ CHARTS = (
 
 
 def _save(fig, fmt: str, dpi: int = 90) -> bytes:
+    """The figure's bytes, the same for the same figures (no drawing date, SVG ids from a fixed salt): a
+    rebuilt report equals the one a clean run writes."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format=fmt, bbox_inches="tight", dpi=dpi)
+    metadata = {"Date": None} if fmt == "svg" else {}
+    with plt.rc_context({"svg.hashsalt": "retail-pipeline"}):
+        fig.savefig(buffer, format=fmt, bbox_inches="tight", dpi=dpi, metadata=metadata)
     plt.close(fig)
     return buffer.getvalue()
 

@@ -1,0 +1,108 @@
+"""The build log of a lakehouse (``_state/builds``, a Delta table): what each table was built from, appended
+after each write (``core/build_state.py`` says what the rows mean; ``core/planning.py`` reads them)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import polars as pl
+from deltalake import DeltaTable
+
+from retail_pipeline.adapters.lakehouse import Lakehouse
+from retail_pipeline.adapters.writer_lock import ON_RELEASE, holding
+from retail_pipeline.core import build_state, tables
+from retail_pipeline.core.build_state import EMPTY, FAILED
+from retail_pipeline.core.dates import Window
+
+# The log as this process last read or wrote it, per lakehouse: (Delta table, its version, the state), kept
+# only while this process holds the lakehouse's writer lock (no other runner writes meanwhile; a lock-less
+# append, a failed check's record, moves the version and is read). A run reads the state after each of its
+# own appends; replaying the log's commits and reading its small files each time cost ~40 ms per table
+# written (measured), so its own appends are applied in memory instead.
+_CACHE: dict[str, tuple[DeltaTable, int, pl.DataFrame]] = {}
+ON_RELEASE.append(lambda root: [_CACHE.pop(uri) for uri in list(_CACHE) if uri.startswith(root.rstrip("/"))])
+
+
+def read_state(lakehouse: Lakehouse) -> pl.DataFrame:
+    """The build state: the last row of each (table, business date) of the log (empty before any build)."""
+    uri = lakehouse.uri(tables.BUILD_LOG)
+    cached = _CACHE.get(uri) if holding(lakehouse) else None
+    if cached is not None:
+        table, version, state = cached
+        table.update_incremental()
+        if table.version() == version:
+            return state
+    elif not lakehouse.exists(tables.BUILD_LOG):
+        return pl.DataFrame(schema=build_state.SCHEMA)
+    else:
+        table = lakehouse.table(tables.BUILD_LOG)
+    log = pl.from_arrow(table.to_pyarrow_table(columns=build_state.SCHEMA.names()))
+    state = build_state.latest(log.cast(build_state.SCHEMA))
+    if holding(lakehouse):
+        _CACHE[uri] = (table, table.version(), state)
+    return state
+
+
+def _append(lakehouse: Lakehouse, rows: pl.DataFrame) -> None:
+    if not rows.height:
+        return
+    uri = lakehouse.uri(tables.BUILD_LOG)
+    cached = _CACHE.get(uri)
+    lakehouse.append(tables.BUILD_LOG, rows)
+    if cached is not None:
+        table, version, state = cached
+        table.update_incremental()
+        if table.version() == version + 1:  # the one commit since is this append: apply it in memory
+            _CACHE[uri] = (table, version + 1, build_state.latest(pl.concat([state, rows.cast(build_state.SCHEMA)])))
+        else:
+            del _CACHE[uri]
+
+
+def bronze_tokens(lakehouse: Lakehouse, window: Window) -> dict[date, str]:
+    """Per date of ``window``, the token of the landing-file versions bronze holds (EMPTY for none)."""
+    dates = window.dates()
+    found: dict[date, str] = {}
+    if lakehouse.exists(tables.BRONZE_TRANSACTIONS.path):
+        scan = lakehouse.scan(tables.BRONZE_TRANSACTIONS.path, "_partition_date", window)
+        found = dict(build_state.date_tokens(scan).iter_rows())
+    return {day: found.get(day, EMPTY) for day in dates}
+
+
+def record_daily(lakehouse: Lakehouse, table: str, window: Window, inputs: list[str], run_id: str) -> None:
+    """After ``table``'s window was written: per date, what it was built from. Bronze (no daily input) was
+    built from the landing files it now holds; any other daily table from what its daily ``inputs`` were
+    built from (they are not written while this step holds the lakehouse lock)."""
+    dates = window.dates()
+    if not inputs:
+        tokens = bronze_tokens(lakehouse, window)
+    else:
+        state = read_state(lakehouse)
+        tokens = build_state.combine_dates([build_state.window_tokens(state, name, dates) for name in inputs], dates)
+    _append(lakehouse, build_state.rows(table, tokens, None, sorted(inputs), run_id, _now()))
+
+
+def record_whole(lakehouse: Lakehouse, table: str, inputs: list[str], run_id: str) -> str:
+    """After a whole-history output was written: a digest of the tables it read (their build state now)."""
+    built_from = build_state.inputs_token(read_state(lakehouse), inputs)
+    _append(lakehouse, build_state.rows(table, None, built_from, sorted(set(inputs)), run_id, _now()))
+    return built_from
+
+
+def record_content(lakehouse: Lakehouse, table: str, frame: pl.DataFrame, run_id: str) -> None:
+    """After a reference table was written: a digest of its content (what a whole-history output reading it
+    was built from)."""
+    _append(lakehouse, build_state.rows(table, None, build_state.content_token(frame), [], run_id, _now()))
+
+
+def record_failed_check(lakehouse: Lakehouse, table: str, check: str, window: Window | None, run_id: str) -> None:
+    """A blocking check of ``table`` failed: its dates (or the whole table) stay behind until one passes."""
+    marker = f"{FAILED}{check}"
+    if window is not None:
+        tokens = {day: marker for day in window.dates()}
+        _append(lakehouse, build_state.rows(table, tokens, None, [], run_id, _now()))
+    else:
+        _append(lakehouse, build_state.rows(table, None, marker, [], run_id, _now()))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
