@@ -20,6 +20,10 @@ variable                               default                          meaning
 ``RETAIL_EXECUTOR``                    ``in_process``                   or ``multiprocess``, for UI/daemon runs
 ``RETAIL_MAX_PARTITIONS_PER_RUN``      366                              the longest range one run covers
 ``RETAIL_LANDING_SENSOR_INTERVAL_S``   30                               seconds between landing sensor ticks
+``RETAIL_RETRY_BACKOFF_S``             300                              the sensor re-requests failed work after
+                                                                        this, doubling per failure (max 6 h)
+``RETAIL_LOCK_LEASE_S``                60                               an object-store writer lease's life (a
+                                                                        killed holder blocks at most this long)
 ``RETAIL_SCHEDULE_TIME``               02:00                            the nightly schedule (Europe/London)
 ``RETAIL_VACUUM_RETENTION_HOURS``      168                              what vacuum keeps for older readers
 ``RETAIL_MAX_UNKNOWN_COUNTRY_SHARE``   0.05                             above it, a warning check fails
@@ -231,6 +235,8 @@ class Settings:
     executor: str = "in_process"
     max_partitions_per_run: int = 366
     landing_sensor_interval_s: int = 30
+    retry_backoff_s: int = 300
+    lock_lease_s: int = 60
     schedule_time: str = "02:00"
     vacuum_retention_hours: int = DEFAULT_RETENTION_HOURS
     max_unknown_country_share: float = 0.05
@@ -257,6 +263,8 @@ class Settings:
             executor=reader.get("RETAIL_EXECUTOR", _executor, "in_process"),
             max_partitions_per_run=reader.get("RETAIL_MAX_PARTITIONS_PER_RUN", _positive_int, 366),
             landing_sensor_interval_s=reader.get("RETAIL_LANDING_SENSOR_INTERVAL_S", _positive_int, 30),
+            retry_backoff_s=reader.get("RETAIL_RETRY_BACKOFF_S", _positive_int, 300),
+            lock_lease_s=reader.get("RETAIL_LOCK_LEASE_S", _positive_int, 60),
             schedule_time=reader.get("RETAIL_SCHEDULE_TIME", _clock_time, "02:00"),
             vacuum_retention_hours=reader.get("RETAIL_VACUUM_RETENTION_HOURS", _whole_number, DEFAULT_RETENTION_HOURS),
             max_unknown_country_share=reader.get("RETAIL_MAX_UNKNOWN_COUNTRY_SHARE", _share, 0.05),

@@ -34,6 +34,7 @@ def _materialise(args: argparse.Namespace, work, summarise=None) -> int:
     """Shared by ``run``, ``backfill`` and ``forget-customer``: check the settings and the landing zone, call
     ``work(landing, instance)``, print its summary, and turn the errors a user can act on into one line and an
     exit code."""
+    from retail_pipeline.adapters.writer_lock import LakehouseBusy, LakehouseUnreachable
     from retail_pipeline.app.runner import RunFailed, instance_for_cli, summary
 
     landing = _settings(args).landing_dir
@@ -41,12 +42,32 @@ def _materialise(args: argparse.Namespace, work, summarise=None) -> int:
         print(f"error: landing zone {landing} is not a directory (set --landing or RETAIL_LANDING_DIR)", file=sys.stderr)
         return 2
     try:
-        report = work(landing, instance_for_cli())
-    except RunFailed as exc:
+        with _writer_lock(args):
+            report = work(landing, instance_for_cli())
+    except (RunFailed, LakehouseUnreachable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except LakehouseBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 75
+    except LakehouseUnreachable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1  # EX_TEMPFAIL: nothing was done, try again later
     print((summarise or summary)(report))
     return 0
+
+
+def _writer_lock(args: argparse.Namespace):
+    """The lakehouse's writer lock for the whole command (``adapters/writer_lock.py``): a second runner
+    (another command, a run launched by ``make dev``) waits for it, or with ``--no-wait`` exits 75."""
+    from retail_pipeline.adapters.lakehouse import Lakehouse
+    from retail_pipeline.adapters.writer_lock import writer_lock
+
+    settings = _settings(args)
+    what = f"`retail-pipeline {args.command}`"
+    return writer_lock(
+        Lakehouse.from_settings(settings), what, wait=not args.no_wait, say=print, lease_seconds=settings.lock_lease_s
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -102,12 +123,22 @@ def _maintain(args: argparse.Namespace) -> int:
     from retail_pipeline.defs.maintenance import maintenance_run_config
 
     settings = _settings(args)  # a bad RETAIL_VACUUM_RETENTION_HOURS: exit 2
+    from retail_pipeline.adapters.writer_lock import LakehouseBusy, LakehouseUnreachable
+
     retention = settings.vacuum_retention_hours if args.retention_hours is None else args.retention_hours
-    result = build_definitions(settings).resolve_job_def("maintenance_job").execute_in_process(
-        instance=instance_for_cli(),
-        run_config={**maintenance_run_config(retention), "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        raise_on_error=False,
-    )
+    try:
+        with _writer_lock(args):
+            result = build_definitions(settings).resolve_job_def("maintenance_job").execute_in_process(
+                instance=instance_for_cli(),
+                run_config={**maintenance_run_config(retention), "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+                raise_on_error=False,
+            )
+    except LakehouseBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 75
+    except LakehouseUnreachable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if not result.success:
         errors = [root_cause(e.event_specific_data.error) for e in result.all_events if e.is_step_failure]
         print(f"error: maintenance failed (run {result.run_id}): {'; '.join(errors)}", file=sys.stderr)
@@ -178,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--full", action="store_true", help="rebuild every business date with data, not only the ones that changed"
     )
+    run.add_argument(
+        "--no-wait", action="store_true",
+        help="if another runner is writing the lakehouse, exit (code 75) instead of waiting for it",
+    )
     run.set_defaults(handler=_run)
 
     backfill = commands.add_parser(
@@ -191,6 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backfill.add_argument("--landing", help="landing zone (default $RETAIL_LANDING_DIR or data/landing)")
     backfill.add_argument("--lakehouse", help="lakehouse root (default $RETAIL_LAKEHOUSE_URI or data/lakehouse)")
+    backfill.add_argument(
+        "--no-wait", action="store_true",
+        help="if another runner is writing the lakehouse, exit (code 75) instead of waiting for it",
+    )
     backfill.set_defaults(handler=_backfill)
 
     quarantine = commands.add_parser("quarantine", help="summarise quarantined rows by reason, with examples")
@@ -215,6 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep files that versions younger than this need (default $RETAIL_VACUUM_RETENTION_HOURS or 168)",
     )
     maintain.add_argument("--lakehouse", help="lakehouse root (default $RETAIL_LAKEHOUSE_URI or data/lakehouse)")
+    maintain.add_argument(
+        "--no-wait", action="store_true",
+        help="if another runner is writing the lakehouse, exit (code 75) instead of waiting for it",
+    )
     maintain.set_defaults(handler=_maintain)
 
     forget = commands.add_parser(
@@ -230,6 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     forget.add_argument("customer_id", help="the CustomerID, as in the exports (17850 or 17850.0)")
     forget.add_argument("--landing", help="landing zone (default $RETAIL_LANDING_DIR or data/landing)")
     forget.add_argument("--lakehouse", help="lakehouse root (default $RETAIL_LAKEHOUSE_URI or data/lakehouse)")
+    forget.add_argument(
+        "--no-wait", action="store_true",
+        help="if another runner is writing the lakehouse, exit (code 75) instead of waiting for it",
+    )
     forget.set_defaults(handler=_forget_customer)
     return parser
 

@@ -1,10 +1,12 @@
 """``retail-pipeline run`` and ``retail-pipeline backfill``: land what is in the landing zone, then materialise
 through Dagster (the same definitions the UI loads).
 
-``run``: ``landing_job`` writes the manifest and the reference data; what it found decides which business
-dates to rebuild: the ones whose files changed, or every date with data with ``--full``. They run as
+``run``: ``landing_job`` writes the manifest and the reference data; then the planner (``core/planning.py``,
+the one the sensor and the schedule call) decides what is behind: the business dates whose files changed or
+whose daily layers were not all built from them (every date with data with ``--full``). They run as
 single-run ranges (``partitions_job``) of at most ``RETAIL_MAX_PARTITIONS_PER_RUN`` days, then the
-whole-history marts once (``history_job``). ``backfill``: the same for a given range, in chunks.
+whole-history outputs that are behind (``history_job``). ``backfill``: the same, with a given range forced,
+in chunks. "Up to date" is said only when the planner finds nothing behind after the runs.
 """
 
 import gc
@@ -19,14 +21,21 @@ import dagster as dg
 import polars as pl
 
 from retail_pipeline.adapters.lakehouse import SCHEMA_VERSION, Lakehouse
-from retail_pipeline.adapters.lakehouse_state import bronze_files, finished_partitions
+from retail_pipeline.adapters.lakehouse_state import current_plan
 from retail_pipeline.core import tables
 from retail_pipeline.core.dates import Window
-from retail_pipeline.core.planning import MAX_GAP_DAYS, chunks, dates_to_run, group_ranges
+from retail_pipeline.core.planning import Plan, group_ranges
 from retail_pipeline.core.text_table import text_table
 from retail_pipeline.defs.definitions import build_definitions
 from retail_pipeline.defs.errors import root_cause
-from retail_pipeline.defs.jobs import RANGE_END_TAG, RANGE_START_TAG, history_job, landing_job, partitions_job
+from retail_pipeline.defs.jobs import (
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    history_job,
+    history_selection,
+    landing_job,
+    partitions_job,
+)
 from retail_pipeline.defs.partitions import partition_bounds
 from retail_pipeline.defs.resources import build_resources
 from retail_pipeline.settings import Settings
@@ -67,10 +76,16 @@ class PipelineReport:
     lakehouse: Lakehouse
 
 
-def _execute(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, tags: dict | None = None) -> RunReport:
+def _execute(
+    defs: dg.Definitions,
+    job: str,
+    instance: dg.DagsterInstance,
+    tags: dict | None = None,
+    selection: list[dg.AssetKey] | None = None,
+) -> RunReport:
     started = time.perf_counter()
     result = defs.resolve_job_def(job).execute_in_process(
-        instance=instance, tags=tags or {}, run_config=QUIET, raise_on_error=False
+        instance=instance, tags=tags or {}, run_config=QUIET, raise_on_error=False, asset_selection=selection
     )
     seconds = time.perf_counter() - started
     if not result.success:
@@ -139,6 +154,104 @@ def instance_for_cli() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
+def _daily_and_history(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    house: Lakehouse,
+    say,
+    max_len: int,
+    full: bool = False,
+    also: Iterable[date] = (),
+    history: bool = False,
+    marts: bool = True,
+) -> tuple[list[RunReport], tuple[date, date] | None]:
+    """Run what the planner says is behind: the daily ranges, then (if none failed) the whole-history outputs
+    behind (all of them with ``history``), then plan again; ``RunFailed`` unless everything is up to date."""
+    start, end = partition_bounds()
+    runs: list[RunReport] = []
+    failures: list[str] = []
+    work = current_plan(house, start, end, full=full, also=list(also))
+    if not work.up_to_date:
+        say("      behind: " + describe(work))
+    ranges = work.ranges(max_len)
+    for number, (first, last) in enumerate(ranges, start=1):
+        days = (last - first).days + 1
+        chunk = f", chunk {number}/{len(ranges)}" if len(ranges) > 1 else ""
+        say(f"[2/3] bronze -> silver -> gold for {first} .. {last} ({days} daily partitions, one run{chunk}) ...")
+        tags = {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
+        try:
+            runs.append(_execute(defs, partitions_job.name, instance, tags))
+        except RunFailed as exc:
+            # The other ranges do not depend on this one: build them, report this one at the end.
+            failures.append(str(exc))
+            say(f"      failed: {str(exc).splitlines()[0]}")
+    if not ranges:
+        say("[2/3] every business date is up to date")
+    if not marts:
+        say("[3/3] whole-history marts left as they were (marts=False)")
+    elif failures:
+        say("[3/3] whole-history marts not rebuilt: a daily run failed (they would include what it held back)")
+    else:
+        outputs = current_plan(house, start, end).history
+        if history:
+            outputs = list(tables.HISTORY_OUTPUTS)
+        if outputs:
+            say(f"[3/3] whole-history outputs: {', '.join(outputs)} ...")
+            try:
+                runs.append(_execute(defs, history_job.name, instance, selection=history_selection(outputs)))
+            except RunFailed as exc:
+                failures.append(str(exc))
+        else:
+            say("[3/3] whole-history marts, warehouse and report are up to date")
+    partitions = (ranges[0][0], ranges[-1][1]) if ranges else None
+    after = current_plan(house, start, end)
+    if failures or (marts and not after.up_to_date):
+        raise RunFailed("\n".join([*failures, *still_behind(after)]))
+    if marts:
+        say("      up to date: every daily table, the whole-history marts, the warehouse and the report")
+    return runs, partitions
+
+
+def describe(work: Plan) -> str:
+    """One line: which tables are behind on how many dates, and which whole-history outputs."""
+    parts = [f"{table} ({len(days)} date{'s' if len(days) != 1 else ''})" for table, days in work.behind.items() if days]
+    parts += work.history
+    return ", ".join(parts) or "nothing"
+
+
+def still_behind(work: Plan) -> list[str]:
+    """What a run left behind, for the error: the checks that hold dates back, then the rest."""
+    lines = []
+    for check, days in work.blocked.items():
+        where = f"on {_dates(days)}" if days else "(whole table)"
+        lines.append(
+            f"blocked by a failing check: {check} {where}; every run retries them until the check passes"
+        )
+    if not work.up_to_date:
+        lines.append(f"still behind: {describe(work)} (run `retail-pipeline run` again once the cause is fixed)")
+    return lines
+
+
+def _dates(days: list[date]) -> str:
+    ranges = group_ranges(days, 1)
+    text = ", ".join(f"{a}" if a == b else f"{a} .. {b}" for a, b in ranges[:5])
+    more = f" and {len(ranges) - 5} more ranges" if len(ranges) > 5 else ""
+    return f"{text}{more} ({len(days)} date{'s' if len(days) != 1 else ''})"
+
+
+def _land(defs: dg.Definitions, instance: dg.DagsterInstance, house: Lakehouse, landing_root: str, say) -> RunReport:
+    say(f"[1/3] landing files from {landing_root} and refreshing reference data ...")
+    report = _execute(defs, landing_job.name, instance)
+    manifest = house.read(tables.MANIFEST.path)
+    counts = dict(manifest.group_by("status").len().iter_rows())
+    say("      files: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("active", "duplicate", "missing", "rejected")))
+    for path, reason in manifest.filter(pl.col("status") == "rejected").select("path", "reason").iter_rows():
+        say(f"      rejected {path}: {reason}")
+    for line in reference_lines(report.metadata):
+        say(line)
+    return report
+
+
 def run_pipeline(
     landing: str | None,
     lakehouse: str | None,
@@ -149,12 +262,13 @@ def run_pipeline(
     history: bool = False,
     marts: bool = True,
 ) -> PipelineReport:
-    """Land, then materialise the business dates that changed (every date with data when ``full``), and the
-    dates ``also`` names, in ranges of at most ``RETAIL_MAX_PARTITIONS_PER_RUN`` days, then the whole-history
-    marts (also with no date to run when ``history``: ``forget-customer`` rebuilds them). ``marts=False``
-    stops after the daily tables and leaves the marts, the warehouse and the report as they were (a later
-    call with ``history=True``, or the marts' sensor in a deployment, brings them up to date). ``say``
-    receives progress lines."""
+    """Land, then build what the planner says is behind (``core/planning.py``): the business dates whose
+    files changed or whose layers were not all built from them (every date with data when ``full``; plus the
+    dates ``also`` names), in ranges of at most ``RETAIL_MAX_PARTITIONS_PER_RUN`` days, then the
+    whole-history outputs that are behind (every one with ``history``). ``marts=False`` stops after the daily
+    tables. A run that died anywhere is completed by the next call; ``RunFailed`` names what failed and what
+    is still behind (a failing blocking check holds its dates back until it passes). ``say`` receives
+    progress lines."""
     # A range run otherwise writes one "planned" event per partition per asset before it starts (16 s of a
     # 46 s run over 374 days, measured). The price: if the run fails, its partitions are not marked failed in
     # the UI; this command reports the failure itself. Set the variable to 0 to get per-partition events.
@@ -163,16 +277,7 @@ def run_pipeline(
     resources = build_resources(settings=settings)
     house: Lakehouse = resources["lakehouse"]
     defs = build_definitions(settings, resources)
-
-    say(f"[1/3] landing files from {resources['landing'].root} and refreshing reference data ...")
-    runs = [_execute(defs, landing_job.name, instance)]
-    manifest = house.read(tables.MANIFEST.path)
-    counts = dict(manifest.group_by("status").len().iter_rows())
-    say("      files: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("active", "duplicate", "missing", "rejected")))
-    for path, reason in manifest.filter(pl.col("status") == "rejected").select("path", "reason").iter_rows():
-        say(f"      rejected {path}: {reason}")
-    for line in reference_lines(runs[0].metadata):
-        say(line)
+    runs = [_land(defs, instance, house, resources["landing"].root, say)]
 
     daily = [t.path for t in tables.DAILY_TABLES]
     outdated = [t for t in daily if house.exists(t) and house.schema_version(t) != SCHEMA_VERSION]
@@ -183,27 +288,10 @@ def run_pipeline(
         # columns filled and new tables their history.
         say(f"      {', '.join(outdated)} written by another release or new: rebuilding every date with data")
         full = True
-    start, end = partition_bounds()
-    dates = dates_to_run(manifest, bronze_files(house), finished_partitions(house), start, end, full=full)
-    dates = sorted(set(dates) | {d for d in also if start <= d < end})
-    if not dates:
-        say("[2/3] every business date is up to date: nothing to materialise (`--full` rebuilds them all).")
-        if history:
-            say("[3/3] whole-history marts ...")
-            runs.append(_execute(defs, history_job.name, instance))
-        return PipelineReport(runs, None, house)
-    ranges = group_ranges(dates, MAX_GAP_DAYS, settings.max_partitions_per_run)
-    for first, last in ranges:
-        days = (last - first).days + 1
-        say(f"[2/3] bronze -> silver -> gold for {first} .. {last} ({days} daily partitions, one run) ...")
-        tags = {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
-        runs.append(_execute(defs, partitions_job.name, instance, tags))
-    if marts:
-        say("[3/3] whole-history marts ...")
-        runs.append(_execute(defs, history_job.name, instance))
-    else:
-        say("[3/3] whole-history marts left as they were (marts=False)")
-    return PipelineReport(runs, (ranges[0][0], ranges[-1][1]), house)
+    built, partitions = _daily_and_history(
+        defs, instance, house, say, settings.max_partitions_per_run, full=full, also=also, history=history, marts=marts
+    )
+    return PipelineReport(runs + built, partitions, house)
 
 
 def backfill(
@@ -215,28 +303,25 @@ def backfill(
     chunk: int,
     say=print,
 ) -> PipelineReport:
-    """Land, then rebuild the daily partitions ``first``..``last`` in single-run chunks of at most ``chunk``
-    partitions (memory follows the chunk, not the range), then the whole-history marts once."""
+    """Land, then rebuild the daily partitions ``first``..``last`` (and anything else behind) in single-run
+    chunks of at most ``chunk`` partitions (memory follows the chunk, not the range), then the whole-history
+    outputs once."""
     start, end = partition_bounds()
     if first > last:
         raise ValueError(f"--from {first} is after --to {last}")
     if first < start or last >= end:
         raise ValueError(f"the partitions run from {start} to {end - timedelta(days=1)}; {first}..{last} is outside")
+    if chunk < 1:
+        raise ValueError("the chunk size must be at least 1 partition")
     os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "1")
     settings = Settings.from_env(landing_dir=landing, lakehouse_uri=lakehouse)
     resources = build_resources(settings=settings)
+    house: Lakehouse = resources["lakehouse"]
     defs = build_definitions(settings, resources)
-    pieces = chunks(first, last, chunk)
-    say(f"[1/3] landing files from {resources['landing'].root} and refreshing reference data ...")
-    runs = [_execute(defs, landing_job.name, instance)]
-    for line in reference_lines(runs[0].metadata):
-        say(line)
-    for i, (a, b) in enumerate(pieces, start=1):
-        say(f"[2/3] chunk {i}/{len(pieces)}: {a} .. {b} ({(b - a).days + 1} daily partitions, one run) ...")
-        runs.append(_execute(defs, partitions_job.name, instance, {RANGE_START_TAG: a.isoformat(), RANGE_END_TAG: b.isoformat()}))
-    say("[3/3] whole-history marts ...")
-    runs.append(_execute(defs, history_job.name, instance))
-    return PipelineReport(runs, (first, last), resources["lakehouse"])
+    runs = [_land(defs, instance, house, resources["landing"].root, say)]
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    built, _ = _daily_and_history(defs, instance, house, say, chunk, also=days)
+    return PipelineReport(runs + built, (first, last), house)
 
 
 def summary(report: PipelineReport) -> str:

@@ -9,12 +9,15 @@ a few failing rows (customer columns hidden). Silver and gold checks are blockin
 failure stops the assets below in the same run.
 """
 
+import functools
 import warnings
 
 import dagster as dg
 import polars as pl
 
+from retail_pipeline.adapters.build_state import record_failed_check
 from retail_pipeline.adapters.lakehouse import Lakehouse
+from retail_pipeline.core import tables
 from retail_pipeline.core.dates import Window
 from retail_pipeline.core.invariants import contract_failures
 from retail_pipeline.core.preview import markdown_preview
@@ -22,15 +25,49 @@ from retail_pipeline.core.tables import Table
 from retail_pipeline.defs.partitions import daily_partitions
 
 
+def _records_failure(fn, asset: dg.AssetKey, name: str):
+    """``fn`` (a blocking check taking the ``lakehouse`` resource), writing a failed result to the build log
+    for the dates it checked (the whole table for an unpartitioned check of a whole table)."""
+    table = "/".join(asset.path)
+
+    @functools.wraps(fn)  # Dagster reads the resources a check needs from the wrapped signature
+    def check(*args, **kwargs):
+        result = fn(*args, **kwargs)
+        lakehouse = kwargs.get("lakehouse")
+        if result.passed or not isinstance(lakehouse, Lakehouse):
+            return result
+        context = args[0] if args else kwargs.get("context")
+        window = check_window(context) if isinstance(context, dg.AssetCheckExecutionContext) else None
+        entry = tables.BY_PATH.get(table)
+        if window is None and entry is not None and entry.date_column is not None:
+            return result  # a daily table checked with no partition (by hand): no dates to hold back
+        run_id = context.run.run_id if context is not None else "unknown"
+        record_failed_check(lakehouse, table, name, window, run_id)
+        return result
+
+    return check
+
+
 def daily_check(**kwargs):
     """``dg.asset_check`` partitioned like the daily assets. Unpartitioned, a check of a daily asset costs
     Dagster ~0.2 s per step to list all ~5,800 partition keys while it looks up the materialisation it
     checked (13 checks per run: most of a one-day run, measured); partitioned, it looks up the run's days.
-    Partitioned checks are a preview feature of dagster 1.13, hence the silenced warning."""
+    Partitioned checks are a preview feature of dagster 1.13, hence the silenced warning. A blocking one
+    records its failures in the build log."""
     def decorate(fn):
+        if kwargs.get("blocking"):
+            fn = _records_failure(fn, kwargs["asset"], kwargs.get("name") or fn.__name__)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", dg.PreviewWarning)
             return dg.asset_check(partitions_def=daily_partitions, **kwargs)(fn)
+
+    return decorate
+
+
+def blocking_check(**kwargs):
+    """``dg.asset_check(blocking=True)`` of a whole table, recording its failures in the build log."""
+    def decorate(fn):
+        return dg.asset_check(blocking=True, **kwargs)(_records_failure(fn, kwargs["asset"], kwargs.get("name") or fn.__name__))
 
     return decorate
 
@@ -65,10 +102,16 @@ def contract_check(table: Table) -> dg.AssetChecksDefinition:
     silver on; a warning on bronze, whose rows are the strings found and are judged in silver."""
     model, date_column = table.contract, table.date_column
 
-    @(daily_check if date_column else dg.asset_check)(
+    if date_column:
+        decorator = functools.partial(daily_check, blocking=table.layer != "bronze")
+    elif table.layer != "bronze":
+        decorator = blocking_check
+    else:
+        decorator = functools.partial(dg.asset_check, blocking=False)
+
+    @decorator(
         asset=dg.AssetKey(table.key),
         name="matches_contract",
-        blocking=table.layer != "bronze",
         description=f"The rows written match {model.__name__}: types, nullability, allowed values, ranges, "
         "uniqueness and cross-column rules (retail_pipeline/core/contracts.py).",
     )

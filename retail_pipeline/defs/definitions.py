@@ -36,7 +36,7 @@ def executor(settings: Settings) -> dg.ExecutorDefinition:
     """The executor of the jobs launched by Dagster (the UI, sensors, schedules), from ``RETAIL_EXECUTOR``.
 
     ``in_process`` (the default): one process per run. The multiprocess executor starts a Python per step
-    (~3 s each here, measured: a one-day run of incremental_job took minutes), which costs more than the
+    (~3 s each here, measured: a one-day run of the daily assets took minutes), which costs more than the
     steps' own work on a laptop. ``multiprocess``: Dagster's multiprocess executor, for a deployment whose
     steps outweigh that cost; it starts its step processes with ``spawn`` unless the run config says
     ``execution: {config: {start_method: {forkserver: {}}, max_concurrent: N}}``. Never ``fork`` (Dagster

@@ -11,19 +11,6 @@ from retail_pipeline.defs.policies import key_of
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
-# The whole-history marts, rebuilt from all of silver; the serving group (warehouse, report) follows them.
-HISTORY_TABLES = (
-    tables.MONTHLY_KPIS,
-    tables.PRODUCT_PERFORMANCE,
-    tables.PRODUCT_FEATURES,
-    tables.CUSTOMER_RFM,
-    tables.COUNTRY_SALES,
-    tables.DIM_DATE,
-    tables.DIM_PRODUCT,
-    tables.DIM_CUSTOMER,
-    tables.GOLD_DIM_COUNTRY,
-)
-
 
 def _assets(*selected: tables.Table) -> dg.AssetSelection:
     return dg.AssetSelection.assets(*(key_of(table) for table in selected))
@@ -32,7 +19,7 @@ def _assets(*selected: tables.Table) -> dg.AssetSelection:
 LANDING = _assets(tables.MANIFEST)
 REFERENCE = _assets(tables.FX_RATES, tables.COUNTRIES, tables.FX_DAILY, tables.DIM_COUNTRY)
 DAILY = _assets(*tables.DAILY_TABLES)
-HISTORY = _assets(*HISTORY_TABLES) | dg.AssetSelection.groups("serving")
+HISTORY = _assets(*tables.HISTORY_TABLES) | dg.AssetSelection.groups("serving")
 
 landing_job = dg.define_asset_job(
     "landing_job",
@@ -49,16 +36,11 @@ partitions_job = dg.define_asset_job(
     selection=DAILY,
     description="Bronze, silver and daily gold for a business date or a range (one chunk of a backfill).",
 )
-incremental_job = dg.define_asset_job(
-    "incremental_job",
-    selection=REFERENCE | DAILY,
-    description="Reference data, then bronze, silver and daily gold for a range of business dates (what the "
-    "landing sensor requests after it has landed files; the whole-history marts follow by automation).",
-)
 nightly_job = dg.define_asset_job(
     "nightly_job",
-    selection=LANDING | REFERENCE | DAILY,
-    description="Land, refresh reference data and materialise one business date (the nightly schedule's job).",
+    selection=LANDING | REFERENCE | DAILY | HISTORY,
+    description="Land, refresh reference data, materialise one business date and the whole-history outputs (the "
+    "nightly schedule's job; its other runs complete what the planner finds behind).",
 )
 history_job = dg.define_asset_job(
     "history_job",
@@ -66,4 +48,13 @@ history_job = dg.define_asset_job(
     description="The whole-history marts, from the daily tables as they stand.",
 )
 
-ASSET_JOBS = (landing_job, daily_job, partitions_job, incremental_job, nightly_job, history_job)
+ASSET_JOBS = (landing_job, daily_job, partitions_job, nightly_job, history_job)
+
+
+def history_selection(outputs: list[str]) -> list[dg.AssetKey]:
+    """The whole-history outputs to rebuild: those behind, and the warehouse and the report when a mart is
+    (they read the marts)."""
+    chosen = set(outputs)
+    if chosen - {tables.WAREHOUSE, tables.KPI_REPORT}:
+        chosen |= {tables.WAREHOUSE, tables.KPI_REPORT}
+    return [dg.AssetKey(name.split("/")) for name in tables.HISTORY_OUTPUTS if name in chosen]

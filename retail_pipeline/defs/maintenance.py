@@ -5,6 +5,7 @@ from pydantic import Field
 
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.maintenance import maintain
+from retail_pipeline.adapters.writer_lock import writer_lock
 from retail_pipeline.core import tables
 from retail_pipeline.settings import DEFAULT_RETENTION_HOURS, Settings
 
@@ -21,16 +22,23 @@ class MaintenanceConfig(dg.Config):
 @dg.op(description="Compact, checkpoint and vacuum every Delta table of the lakehouse; files and bytes before "
        "and after are recorded on each table's asset page (an observation).")
 def maintain_tables(context: dg.OpExecutionContext, config: MaintenanceConfig, lakehouse: Lakehouse) -> None:
-    for table in tables.catalogue():
-        if not lakehouse.exists(table):  # not written yet
-            continue
-        done = maintain(lakehouse, table, config.retention_hours)
+    # Compaction commits beside a rebuild would conflict with it: maintenance is a writer like the others.
+    with writer_lock(lakehouse, f"maintenance run {context.run_id}", say=context.log.info):
+        for table in [*tables.catalogue(), tables.BUILD_LOG]:
+            if not lakehouse.exists(table):  # not written yet
+                continue
+            _maintain_one(context, lakehouse, table, config.retention_hours)
+
+
+def _maintain_one(context: dg.OpExecutionContext, lakehouse: Lakehouse, table: str, retention_hours: int) -> None:
+    done = maintain(lakehouse, table, retention_hours)
+    if table in tables.BY_PATH:  # the build log is lakehouse state, not an asset
         context.log_event(dg.AssetObservation(asset_key=dg.AssetKey(table.split("/")), metadata=done.metadata()))
-        context.log.info(
-            f"{table}: {done.before.stored} -> {done.after.stored} data files stored, "
-            f"{done.before.active} -> {done.after.active} active ({done.files_compacted} compacted, "
-            f"{done.files_vacuumed} vacuumed)"
-        )
+    context.log.info(
+        f"{table}: {done.before.stored} -> {done.after.stored} data files stored, "
+        f"{done.before.active} -> {done.after.active} active ({done.files_compacted} compacted, "
+        f"{done.files_vacuumed} vacuumed)"
+    )
 
 
 def maintenance_run_config(retention_hours: int) -> dict:

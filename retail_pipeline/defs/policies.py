@@ -1,6 +1,6 @@
-"""How assets are partitioned, refreshed and wired: the decorator arguments shared by the daily assets
-(business-date partitions, one run per range) and by the whole-history marts (rebuilt once after each batch
-of new daily partitions), and the inputs named by the table registry."""
+"""How assets are partitioned and wired: the decorator arguments shared by the daily assets (business-date
+partitions, one run per range) and by the whole-history marts (rebuilt when the planner finds them behind),
+and the inputs named by the table registry."""
 
 import dagster as dg
 
@@ -8,20 +8,16 @@ from retail_pipeline.core import tables
 from retail_pipeline.core.tables import Table
 from retail_pipeline.defs.partitions import daily_partitions
 
-AC = dg.AutomationCondition
-
-# Fires once per batch of updated parent partitions, and not while any parent is still being written. The
-# stock eager() never fires below daily partitions from 2010 to today (it waits for no missing parent).
-HISTORY_MART_CONDITION = AC.any_deps_updated().since_last_handled() & ~AC.any_deps_in_progress() & ~AC.in_progress()
-
 DELTA = {"delta", "polars"}
 
 # A daily asset: one business date, or a range of them in one run (Dagster's default would be one run per
 # partition: seconds each, hundreds of them in a backfill).
 DAILY = {"partitions_def": daily_partitions, "backfill_policy": dg.BackfillPolicy.single_run()}
 DAILY_MART = {**DAILY, "group_name": "gold", "kinds": DELTA}
-# A whole-history mart: rebuilt from all of silver once after each batch of new daily partitions.
-HISTORY_MART = {"automation_condition": HISTORY_MART_CONDITION, "group_name": "gold", "kinds": DELTA}
+# A whole-history mart: rebuilt from all of silver when the planner finds it behind (``core/planning.py``:
+# what it read has moved), by `retail-pipeline run` or the landing sensor; not by an automation condition,
+# which would be a second planner deciding the same thing.
+HISTORY_MART = {"group_name": "gold", "kinds": DELTA}
 
 
 def key_of(table: Table) -> dg.AssetKey:

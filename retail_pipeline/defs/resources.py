@@ -49,7 +49,7 @@ def build_resources(landing: str | None = None, lakehouse: str | None = None, se
         "reports": ReportsDir(directory=settings.reports_dir),
         "lakehouse": house,
         "landing": LandingZone(root=settings.landing_dir),
-        "io_manager": DeltaIOManager(lakehouse=house),
+        "io_manager": DeltaIOManager(lakehouse=house, lock_lease_s=settings.lock_lease_s),
         "quality": QualityThresholds(
             max_unknown_country_share=settings.max_unknown_country_share, freshness_days=settings.freshness_days
         ),

@@ -1,18 +1,32 @@
 """The schedules: the nightly run (off by default) and the weekly table maintenance, built from the settings
 when the definitions load."""
 
+import time
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from retail_pipeline.adapters.lakehouse import Lakehouse
+from retail_pipeline.core import tables
 from retail_pipeline.core.dates import TIMEZONE
+from retail_pipeline.core.planning import LandingCursor
 from retail_pipeline.defs.jobs import nightly_job
+from retail_pipeline.defs.policies import key_of
+from retail_pipeline.defs.sensors import plan_requests
 from retail_pipeline.settings import Settings
 
 
+class _NoRuns:
+    """No run asked for yet: every piece of work behind is asked for (once per night, by its run key)."""
+
+    def status(self, key: str) -> None:
+        return None
+
+
 def build_nightly_schedule(settings: Settings) -> dg.ScheduleDefinition:
-    """Every night at ``RETAIL_SCHEDULE_TIME`` (Europe/London): land, and materialise the previous day."""
+    """Every night at ``RETAIL_SCHEDULE_TIME`` (Europe/London): land and materialise the previous day, and
+    whatever else the planner finds behind (a run that died, a date held back by a check since fixed)."""
 
     @dg.schedule(
         name="nightly_schedule",
@@ -20,11 +34,28 @@ def build_nightly_schedule(settings: Settings) -> dg.ScheduleDefinition:
         cron_schedule=settings.schedule_cron,
         execution_timezone=TIMEZONE,
         default_status=dg.DefaultScheduleStatus.STOPPED,
-        description="Every night: land the landing zone and materialise the previous day's partitions.",
+        description="Every night: land the landing zone, materialise the previous day's partitions, and complete "
+        "whatever else is behind.",
     )
-    def nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    def nightly_schedule(context: dg.ScheduleEvaluationContext, lakehouse: Lakehouse) -> list[dg.RunRequest]:
         day = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE)).date() - timedelta(days=1)
-        return dg.RunRequest(run_key=f"nightly-{day}", partition_key=day.isoformat())
+        # One attempt per night at what is behind (the run keys name the night): no cursor, no backoff needed.
+        healing, _ = plan_requests(
+            lakehouse, LandingCursor(), _NoRuns(), settings.max_partitions_per_run, time.time(), settings.retry_backoff_s, context.log
+        )
+        daily = [key_of(table) for table in tables.DAILY_TABLES]
+        return [
+            dg.RunRequest(run_key=f"nightly-{day}", partition_key=day.isoformat()),
+            *(
+                dg.RunRequest(
+                    run_key=f"nightly-{day}-{r.run_key}",
+                    job_name=nightly_job.name,
+                    tags=r.tags,
+                    asset_selection=r.asset_selection or daily,
+                )
+                for r in healing
+            ),
+        ]
 
     return nightly_schedule
 

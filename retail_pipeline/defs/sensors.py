@@ -1,45 +1,161 @@
-"""The sensors: the landing sensor, the automation sensor of the whole-history marts, and the alert on a
-failed run. Built from the settings when the definitions load (``build_sensors``).
+"""The sensors: the landing sensor, which asks the planner what is behind and requests the runs that complete
+it, and the alert on a failed run. Built from the settings when the definitions load (``build_sensors``).
 
-- **Landing sensor** (on by default): each tick lists the landing zone (names, sizes, mtimes only). A file is
-  landed once it looked the same on two consecutive ticks, so a file still being written waits; temporary
-  names (``*.tmp``, ``*.part``, ...) are never landed. Landing writes the manifest (``bronze/landed_files``,
-  the code ``retail-pipeline run`` uses too), then the sensor compares the manifest with what bronze holds
-  and requests runs for exactly the business dates that differ, grouped into ranges (one run per range, not
-  per day). A file that disappears is marked ``missing`` and reported; it requests nothing.
-- **Whole-history marts** carry ``HISTORY_MART_CONDITION`` (``defs/policies.py``), and an automation sensor
-  (on by default) requests them once after a batch of daily partitions lands.
+- **Landing sensor** (on by default): each tick lists the landing zone (names, sizes, mtimes: it never reads
+  or hashes a file, its tick has a 60 s deadline). A file is ready once it looked the same on two consecutive
+  ticks, so a file still being written waits; temporary names (``*.tmp``, ``*.part``, ...) are never landed.
+  Then, one step at a time (nothing new is asked while a run it asked for is queued or running):
+
+  1. settled files differ from the manifest (new, changed, gone): it requests ``landing_job``, the one writer
+     of the manifest, which reads and hashes them;
+  2. otherwise it asks the planner (``core/planning.py``, the one ``retail-pipeline run`` uses): the business
+     dates some daily table is behind on run as ranges of ``partitions_job`` (one run per range, not per day);
+  3. when no date is behind, the whole-history outputs that are (marts, warehouse, report) run as one
+     ``history_job`` run.
+
+  Work that was asked for and is still behind once its run finished (it failed, or a blocking check holds
+  it back) is asked again after ``RETAIL_RETRY_BACKOFF_S``, doubled per attempt; new inputs ask at once. A
+  run whose process died (SIGKILL) stays STARTED in a local instance: the sensor marks it failed, so its
+  work is asked again.
 - **Run failure alert** (on by default): logs each failed run with its steps' root errors, and posts it to
   ``RETAIL_ALERT_WEBHOOK`` when set.
 """
 
-from datetime import datetime, timezone
+import os
+import re
+import time
+from typing import Protocol
 
 import dagster as dg
 import httpx
-import polars as pl
 
+from retail_pipeline.adapters.build_state import read_state
 from retail_pipeline.adapters.lakehouse import Lakehouse
-from retail_pipeline.adapters.lakehouse_state import bronze_files, read_manifest
+from retail_pipeline.adapters.lakehouse_state import current_plan, read_manifest
 from retail_pipeline.adapters.landing_zone import LandingZone
-from retail_pipeline.core import tables
-from retail_pipeline.core.manifest import files_to_probe, resolve_manifest
+from retail_pipeline.core import build_state, tables
 from retail_pipeline.core.planning import (
     MAX_GAP_DAYS,
     LandingCursor,
+    Plan,
     group_ranges,
+    landing_needed,
     listing_digest,
+    next_attempt,
     observe,
     range_run_key,
+    range_state_digest,
+    run_key,
     settled_listing,
-    stale_dates,
 )
 from retail_pipeline.defs.errors import root_cause
-from retail_pipeline.defs.jobs import RANGE_END_TAG, RANGE_START_TAG, incremental_job
+from retail_pipeline.defs.jobs import (
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    history_job,
+    history_selection,
+    landing_job,
+    partitions_job,
+)
 from retail_pipeline.defs.partitions import partition_bounds
-from retail_pipeline.defs.policies import key_of
 from retail_pipeline.defs.resources import AlertWebhook
 from retail_pipeline.settings import Settings
+
+FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+class RunBook(Protocol):
+    """The status of the run a request key started (``None``: no such run yet)."""
+
+    def status(self, key: str) -> str | None: ...
+
+
+class InstanceRunBook:
+    """Run statuses from a Dagster instance. In a local instance (SQLite storage: ``make dev``, one machine)
+    a STARTED run whose process is gone (killed: the local run launcher has no health check, the run would
+    stay STARTED forever) is marked failed here."""
+
+    def __init__(self, instance: dg.DagsterInstance, log):
+        self.instance, self.log = instance, log
+
+    def status(self, key: str) -> str | None:
+        runs = self.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/run_key": key}), limit=1)
+        if not runs:
+            return None
+        run = runs[0]
+        if run.status == dg.DagsterRunStatus.STARTED and self._process_gone(run):
+            message = f"the process of run {run.run_id} is gone (killed?): marked failed so its work is asked again"
+            self.log.warning(message)
+            self.instance.report_run_failed(run, message)
+            return "FAILURE"
+        return run.status.value
+
+    def _process_gone(self, run) -> bool:
+        from dagster._core.storage.runs import SqliteRunStorage
+
+        if not isinstance(self.instance.run_storage, SqliteRunStorage):
+            return False  # another machine's processes cannot be looked at (a deployment's run monitoring can)
+        for record in self.instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+            found = re.search(r"Started process for run \(pid: (\d+)\)", record.message or "")
+            if found:
+                try:
+                    os.kill(int(found.group(1)), 0)
+                except ProcessLookupError:
+                    return True
+                except PermissionError:
+                    return False
+                return False
+        return False
+
+
+def _request(
+    cursor: LandingCursor,
+    runs: RunBook,
+    key: str,
+    now: float,
+    backoff_s: float,
+    log,
+    **request,
+) -> dg.RunRequest | None:
+    """A run request for work ``key``, unless it was asked for and its run is not finished or the backoff has
+    not passed (``next_attempt``)."""
+    previous = cursor.requests.get(key)
+    status = runs.status(run_key(key, int(previous[0]))) if previous else None
+    attempt = next_attempt(previous, status, now, backoff_s)
+    if attempt is None:
+        return None
+    if attempt:
+        log.info(f"{key}: its last run ended {status} and the work is still behind: asking again (attempt {attempt + 1})")
+    cursor.requests[key] = [attempt, now]
+    return dg.RunRequest(run_key=run_key(key, attempt), **request)
+
+
+def plan_requests(
+    lakehouse: Lakehouse, cursor: LandingCursor, runs: RunBook, max_partitions_per_run: int, now: float, backoff_s: float, log
+) -> tuple[list[dg.RunRequest], Plan]:
+    """The runs that complete what the planner finds behind: daily ranges first, the whole-history outputs
+    once no date is behind."""
+    start, end = partition_bounds()
+    work = current_plan(lakehouse, start, end)
+    requests: list[dg.RunRequest] = []
+    if work.dates:
+        manifest, state = read_manifest(lakehouse), read_state(lakehouse)
+        for first, last in group_ranges(work.dates, MAX_GAP_DAYS, max_partitions_per_run):
+            key = f"{range_run_key(first, last, manifest)}.{range_state_digest(state, first, last)}"
+            tags = {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
+            request = _request(cursor, runs, key, now, backoff_s, log, job_name=partitions_job.name, tags=tags)
+            requests += [request] if request else []
+    elif work.history:
+        state = read_state(lakehouse)
+        # What the outputs would be built from now: new daily data asks at once, the same inputs after a
+        # failure wait for the backoff.
+        inputs = [f"{t.path}={build_state.table_token(state, t.path)}" for t in tables.DAILY_TABLES]
+        key = f"history@{build_state.digest([*work.history, *inputs])[:16]}"
+        request = _request(
+            cursor, runs, key, now, backoff_s, log, job_name=history_job.name, asset_selection=history_selection(work.history)
+        )
+        requests += [request] if request else []
+    return requests, work
 
 
 def evaluate_landing(
@@ -47,69 +163,69 @@ def evaluate_landing(
     landing: LandingZone,
     lakehouse: Lakehouse,
     log,
+    runs: RunBook,
     max_partitions_per_run: int = 366,
-    now: datetime | None = None,
+    backoff_s: float = 300,
+    now: float | None = None,
 ) -> dg.SensorResult:
     """One tick of the landing sensor (see the module docstring); pure of Dagster context for testing."""
+    now = time.time() if now is None else now
     cursor = LandingCursor.parse(cursor_text)
     listing = landing.list_files()
     seen = observe(listing)
-    # Nothing moved since the last tick, and that listing was landed: the cheap, common case.
-    if seen == cursor.seen and listing_digest(seen) == cursor.landed:
-        return dg.SensorResult(skip_reason=f"nothing new in {len(seen)} file(s)", cursor=cursor.dump())
-
-    previous = read_manifest(lakehouse)
-    settled = settled_listing(listing, cursor.seen, previous)
     waiting = sorted(p for p, stat in seen.items() if cursor.seen.get(p) != stat)
     first_seen = sum(1 for p in waiting if p not in cursor.seen)
-    start, end = partition_bounds()
-    probes = landing.probe(files_to_probe(settled, previous))
-    manifest = resolve_manifest(settled, previous, probes, now or datetime.now(timezone.utc), start, end)
+    previous_seen, cursor.seen = cursor.seen, seen
 
-    events = []
-    if not manifest.equals(previous.sort("path")):  # Delta does not keep row order; the manifest is by path
-        result = lakehouse.write(tables.MANIFEST.path, manifest)
-        counts = dict(manifest.group_by("status").len().iter_rows())
-        for path, reason in manifest.filter(pl.col("status") == "rejected").select("path", "reason").iter_rows():
-            log.warning(f"rejected {path}: {reason}")
-        newly_missing = manifest.filter(pl.col("status") == "missing").join(
-            previous.filter(pl.col("status") == "missing"), on="path", how="anti"
-        )
-        for path in newly_missing["path"]:
-            log.warning(f"missing {path}: landed before, no longer in the landing zone (nothing is rebuilt for it)")
-        events.append(
-            dg.AssetMaterialization(
-                asset_key=key_of(tables.MANIFEST),
-                metadata={
-                    "landed_by": "landing_sensor",
-                    "delta_version": result.version,
-                    **{f"files_{s}": counts.get(s, 0) for s in ("active", "duplicate", "missing", "rejected")},
-                },
-            )
-        )
+    def result(skip: str | None = None, requests: list[dg.RunRequest] | None = None) -> dg.SensorResult:
+        if requests:
+            return dg.SensorResult(run_requests=requests, cursor=cursor.dump())
+        return dg.SensorResult(skip_reason=skip, cursor=cursor.dump())
 
-    dates = stale_dates(manifest, bronze_files(lakehouse), start, end)
-    requests = [
-        dg.RunRequest(
-            run_key=range_run_key(first, last, manifest),
-            tags={RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()},
-        )
-        for first, last in group_ranges(dates, MAX_GAP_DAYS, max_partitions_per_run)
-    ]
-    # The listing counts as landed only once nothing waits: a waiting file must be looked at again.
-    landed = listing_digest(seen) if not waiting else cursor.landed
-    new_cursor = LandingCursor(seen=seen, landed=landed).dump()
-    # A file is landed on the tick after it was first seen, if it has not changed in between.
+    in_flight = [key for key, entry in cursor.requests.items() if runs.status(run_key(key, int(entry[0]))) not in FINISHED | {None}]
+    if in_flight:
+        return result(f"waiting for {len(in_flight)} run(s) it asked for: {', '.join(in_flight[:3])}")
+
+    manifest = read_manifest(lakehouse)
+    settled = settled_listing(listing, previous_seen, manifest)
     pending = (
         f"{first_seen} file(s) seen for the first time, {len(waiting) - first_seen} still changing: "
         "landed at the next tick if unchanged"
     )
     if waiting:
         log.info(f"{pending} ({', '.join(waiting[:5])}{', ...' if len(waiting) > 5 else ''})")
-    if not requests:
-        reason = f"no business date to rebuild yet ({pending})" if waiting else "no business date to rebuild"
-        return dg.SensorResult(skip_reason=reason, cursor=new_cursor, asset_events=events)
-    return dg.SensorResult(run_requests=requests, cursor=new_cursor, asset_events=events)
+    to_land = landing_needed(settled, manifest)
+    if to_land:
+        key = f"land@{listing_digest(observe(settled))[:16]}"
+        request = _request(cursor, runs, key, now, backoff_s, log, job_name=landing_job.name)
+        log.info(f"{len(to_land)} file(s) to land: {', '.join(to_land[:5])}{', ...' if len(to_land) > 5 else ''}")
+        # Older landings are superseded; the other work keeps its attempts (and so its backoff).
+        _forget_other_requests(cursor, keep={key} | {k for k in cursor.requests if not k.startswith("land@")})
+        status = "landing asked for already"
+        return result(f"{status}; {pending}" if waiting else status, [request] if request else None)
+
+    requests, work = plan_requests(lakehouse, cursor, runs, max_partitions_per_run, now, backoff_s, log)
+    _forget_other_requests(cursor, keep={r.run_key.rpartition("#")[0] for r in requests} | _still_behind_keys(cursor, work))
+    if requests:
+        return result(requests=requests)
+    if work.up_to_date:
+        status = f"nothing to do: {len(seen)} file(s), up to date"
+    else:
+        blocked = "; ".join(f"{check} on {len(days)} date(s)" if days else check for check, days in work.blocked.items())
+        status = f"behind, asked for already (retried with a backoff){': blocked by ' + blocked if blocked else ''}"
+    return result(f"{status}; {pending}" if waiting else status)
+
+
+def _still_behind_keys(cursor: LandingCursor, work: Plan) -> set[str]:
+    """Request keys to remember: those of work still behind (their attempt count makes the backoff)."""
+    if work.up_to_date:
+        return set()
+    return {key for key in cursor.requests if not key.startswith("land@")}
+
+
+def _forget_other_requests(cursor: LandingCursor, keep: set[str]) -> None:
+    """Keep the cursor bounded: requests whose work is done or superseded are dropped."""
+    cursor.requests = {key: entry for key, entry in cursor.requests.items() if key in keep}
 
 
 def build_landing_sensor(settings: Settings) -> dg.SensorDefinition:
@@ -117,25 +233,25 @@ def build_landing_sensor(settings: Settings) -> dg.SensorDefinition:
 
     @dg.sensor(
         name="landing_sensor",
-        job=incremental_job,
+        jobs=[landing_job, partitions_job, history_job],
         minimum_interval_seconds=settings.landing_sensor_interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Lands new or changed files of the landing zone and runs exactly the business dates they touch.",
+        description="Lands new or changed files of the landing zone, then runs what the planner finds behind: "
+        "the business dates they touch, then the whole-history marts, the warehouse and the report.",
     )
     def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone, lakehouse: Lakehouse) -> dg.SensorResult:
-        return evaluate_landing(context.cursor, landing, lakehouse, context.log, settings.max_partitions_per_run)
+        return evaluate_landing(
+            context.cursor,
+            landing,
+            lakehouse,
+            context.log,
+            InstanceRunBook(context.instance, context.log),
+            settings.max_partitions_per_run,
+            settings.retry_backoff_s,
+        )
 
     return landing_sensor
 
-
-history_marts_sensor = dg.AutomationConditionSensorDefinition(
-    "history_marts_sensor",
-    # Every asset with an automation condition: the whole-history marts, the warehouse and the report.
-    target=dg.AssetSelection.all(),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
-    description="Refreshes the whole-history marts once after new daily partitions land.",
-)
 
 ALERT_TIMEOUT_S = 10.0
 
@@ -182,4 +298,4 @@ def run_failure_alert(context: dg.RunFailureSensorContext, alert_webhook: AlertW
 
 
 def build_sensors(settings: Settings) -> list[dg.SensorDefinition]:
-    return [build_landing_sensor(settings), history_marts_sensor, run_failure_alert]
+    return [build_landing_sensor(settings), run_failure_alert]

@@ -115,7 +115,9 @@ def test_run_says_clearly_what_is_wrong_without_a_traceback(tmp_path):
     (tmp_path / "lake").write_text("a file where the lakehouse directory should be")
     broken = cli("run", "--landing", "landing", "--lakehouse", "lake", home=home, cwd=tmp_path)
     assert broken.returncode == 1
-    assert "error: landing_job" in broken.stderr and "Not a directory" in broken.stderr
+    # The writer lock is taken first, so the lakehouse that is not a directory is named before any run.
+    assert "error: cannot take the writer lock of the lakehouse lake" in broken.stderr
+    assert "Not a directory" in broken.stderr
     assert "Traceback" not in broken.stderr and "Stack Trace" not in broken.stderr
 
     bad_date = cli("generate", "--out", "x", "--start", "yesterday", home=home, cwd=tmp_path)

@@ -13,15 +13,15 @@ import pytest
 
 from retail_pipeline.adapters.erasure_register import find_customer, register
 from retail_pipeline.adapters.lakehouse import Lakehouse
-from retail_pipeline.adapters.lakehouse_state import bronze_files, finished_partitions
+from retail_pipeline.adapters.lakehouse_state import bronze_files, current_plan
 from retail_pipeline.adapters.landing_zone import LandingZone
 from retail_pipeline.app.cli import main
 from retail_pipeline.app.erasure import forget_customer
-from retail_pipeline.app.runner import run_pipeline, summary
+from retail_pipeline.app.runner import describe, run_pipeline, summary
 from retail_pipeline.core import tables
 from retail_pipeline.core.erasure import customer_key, drop_erased, normalise_id
 from retail_pipeline.core.landing_files import place_rows
-from retail_pipeline.core.planning import dates_to_run, stale_dates
+from retail_pipeline.core.planning import stale_dates
 from retail_pipeline.core.tables import SQL_TABLES
 from retail_pipeline.defs.partitions import partition_bounds
 from retail_pipeline_tests.app.test_cli import cli
@@ -139,7 +139,7 @@ def assert_accounted(landing: Path, house: Lakehouse) -> None:
     assert joined.filter(pl.col("records") != pl.col("bronze") + pl.col("rows_erased")).is_empty(), joined
     files = bronze_files(house)
     assert stale_dates(house.read("bronze/landed_files"), files, start, end) == []
-    assert dates_to_run(house.read("bronze/landed_files"), files, finished_partitions(house), start, end) == []
+    assert current_plan(house, start, end).up_to_date, describe(current_plan(house, start, end))
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.core import tables
 from retail_pipeline.core.invariants import revenue_mismatches
 from retail_pipeline.core.transforms import kpis
-from retail_pipeline.defs.checks import check_result, contract_check
+from retail_pipeline.defs.checks import blocking_check, check_result, contract_check
 from retail_pipeline.defs.policies import HISTORY_MART, SILVER_IN, key_of
 
 
@@ -25,7 +25,7 @@ def monthly_kpis(context: dg.AssetExecutionContext, silver: pl.LazyFrame) -> pl.
     return frame.lazy()
 
 
-@dg.asset_check(asset=key_of(tables.MONTHLY_KPIS), blocking=True)
+@blocking_check(asset=key_of(tables.MONTHLY_KPIS))
 def monthly_revenue_reconciles_with_silver(lakehouse: Lakehouse) -> dg.AssetCheckResult:
     """Over the whole history, the monthly marts' revenue equals silver's lines, per currency."""
     silver = lakehouse.scan(tables.SILVER_TRANSACTIONS.path).with_columns(pl.col("invoice_date").dt.truncate("1mo"))

@@ -5,9 +5,11 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from retail_pipeline.adapters.build_state import record_whole
+from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.report import kpi_figures, png_markdown, write_report
 from retail_pipeline.core import tables
-from retail_pipeline.defs.policies import HISTORY_MART_CONDITION, input_of
+from retail_pipeline.defs.policies import input_of
 from retail_pipeline.defs.resources import ReportsDir
 
 
@@ -20,12 +22,13 @@ from retail_pipeline.defs.resources import ReportsDir
         "customer_rfm": input_of(tables.CUSTOMER_RFM),
         "scorecard": input_of(tables.DQ_SCORECARD),
     },
-    automation_condition=HISTORY_MART_CONDITION,
     group_name="serving",
     kinds={"html", "matplotlib"},
 )
 def kpi_report(
+    context: dg.AssetExecutionContext,
     reports: ReportsDir,
+    lakehouse: Lakehouse,
     monthly: pl.LazyFrame,
     country_sales: pl.LazyFrame,
     product_performance: pl.LazyFrame,
@@ -37,6 +40,8 @@ def kpi_report(
     (``RETAIL_REPORTS_DIR``); the same charts show on this page as one image."""
     figures = kpi_figures(monthly, country_sales, product_performance, customer_rfm, scorecard)
     page, png = write_report(Path(reports.directory), figures)
+    inputs = [tables.MONTHLY_KPIS, tables.COUNTRY_SALES, tables.PRODUCT_PERFORMANCE, tables.CUSTOMER_RFM, tables.DQ_SCORECARD]
+    record_whole(lakehouse, tables.KPI_REPORT, [table.path for table in inputs], context.run_id)
     return dg.MaterializeResult(
         metadata={
             "report": dg.MetadataValue.path(str(page.resolve())),

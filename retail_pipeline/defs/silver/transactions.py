@@ -11,7 +11,14 @@ from retail_pipeline.core import tables
 from retail_pipeline.core.contracts import BUSINESS_COLUMNS
 from retail_pipeline.core.invariants import row_conservation_failures
 from retail_pipeline.core.transforms.silver import build_silver
-from retail_pipeline.defs.checks import check_result, check_window, contract_check, daily_check, scan_window
+from retail_pipeline.defs.checks import (
+    blocking_check,
+    check_result,
+    check_window,
+    contract_check,
+    daily_check,
+    scan_window,
+)
 from retail_pipeline.defs.partitions import partition_bounds, window_dates
 from retail_pipeline.defs.policies import DAILY, DELTA, input_of, key_of
 from retail_pipeline.defs.resources import QualityThresholds
@@ -77,9 +84,8 @@ quarantine_matches_contract = contract_check(tables.QUARANTINE)
 partition_stats_match_contract = contract_check(tables.PARTITION_STATS)
 
 
-@dg.asset_check(
+@blocking_check(
     asset=key_of(tables.SILVER_TRANSACTIONS),
-    blocking=True,
     additional_deps=[key_of(tables.BRONZE_TRANSACTIONS), key_of(tables.QUARANTINE), key_of(tables.PARTITION_STATS)],
 )
 def row_conservation(context: dg.AssetCheckExecutionContext, lakehouse: Lakehouse) -> dg.AssetCheckResult:
