@@ -15,9 +15,72 @@ Parquet data files of the new version, and before it can commit, deterministical
 
 If no data file appears within 60 s the process exits with code 3 and says so: the test then fails, never
 passing without a real mid-write crash.
+
+``RETAIL_KILL_AFTER`` kills between commits instead (the healing tests, ``test_healing.py``): the process
+SIGKILLs itself right after one commit, named as
+
+- ``<layer>/<table>``: after that Delta table's commit (before the build log records it);
+- ``record:<layer>/<table>``: after the build-log commit that records it (the warehouse and the report are
+  recorded there too: ``record:gold/warehouse``);
+- ``before-record:<layer>/<table>``: just before that build-log commit (the table or file written, not
+  recorded);
+
+with ``@N`` for the N-th such commit of the process (default the first). ``RETAIL_KILL_MARK`` (a path) is
+written just before the kill, so a test knows the kill was real. ``RETAIL_PAUSE_AFTER`` (same syntax) pauses
+there for ``RETAIL_PAUSE_SECONDS`` instead (writing ``RETAIL_KILL_MARK`` first), holding whatever the
+process holds, the lakehouse's writer lock included: the concurrency tests start a second runner meanwhile.
 """
 
 import os
+
+_KILL_AFTER = os.environ.get("RETAIL_KILL_AFTER") or os.environ.get("RETAIL_PAUSE_AFTER")
+_PAUSE = not os.environ.get("RETAIL_KILL_AFTER") and bool(os.environ.get("RETAIL_PAUSE_AFTER"))
+
+if _KILL_AFTER:
+    import signal
+    from pathlib import Path
+
+    import deltalake
+
+    _point, _, _nth = _KILL_AFTER.partition("@")
+    _target = int(_nth or 1)
+    _seen = [0]
+    _kind, _, _name = _point.rpartition(":")
+    _inner_write = deltalake.write_deltalake
+
+    def _names(data) -> set[str]:
+        try:
+            return set(data.column("table").to_pylist())
+        except Exception:
+            return set()
+
+    def _die() -> None:
+        mark = os.environ.get("RETAIL_KILL_MARK")
+        if mark:
+            Path(mark).write_text(_KILL_AFTER)
+        if _PAUSE:
+            import time
+
+            time.sleep(float(os.environ.get("RETAIL_PAUSE_SECONDS", "5")))
+            return
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def write_deltalake(table_or_uri, data, **kwargs):
+        uri = str(getattr(table_or_uri, "table_uri", table_or_uri)).rstrip("/")
+        if _kind:
+            hit = uri.endswith("_state/builds") and _name in _names(data)
+        else:
+            hit = uri.endswith(_name)
+        if hit:
+            _seen[0] += 1
+        if hit and _seen[0] == _target and _kind == "before-record":
+            _die()
+        result = _inner_write(table_or_uri, data, **kwargs)
+        if hit and _seen[0] == _target:
+            _die()
+        return result
+
+    deltalake.write_deltalake = write_deltalake
 
 _TABLE = os.environ.get("RETAIL_CRASH_TABLE")
 
