@@ -20,8 +20,43 @@ def pytest_configure(config):
     if worker is None:  # the controller (or a run without xdist): logs of an earlier run are not this one's
         for old in FAULT_LOGS.glob("*.log"):
             old.unlink()
+        _remove_old_healing_scenarios()
     _fault_log = open(FAULT_LOGS / f"{worker or 'main'}.log", "w")  # noqa: SIM115 (open as long as the process)
     faulthandler.enable(file=_fault_log, all_threads=True)
+    if worker is not None:
+        _start_healing_scenario()
+
+
+def _remove_old_healing_scenarios() -> None:
+    import shutil
+    import tempfile
+    import time
+
+    for old in Path(tempfile.gettempdir()).glob("retail-healing-*"):
+        if time.time() - old.stat().st_mtime > 3600:
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
+
+
+def _start_healing_scenario() -> None:
+    """Build the healing tests' scenario (app/healing_scenario.py: three pipeline runs) in the background as an
+    xdist session starts, once for all workers, so that no worker waits idle for it later."""
+    import fcntl
+    import subprocess
+    import sys
+
+    from retail_pipeline_tests.app.healing_scenario import shared_dir
+
+    root = shared_dir()
+    with open(f"{root}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if root.exists():
+            return  # another worker started it
+        root.mkdir()
+        log = open(f"{root}.log", "w")  # noqa: SIM115 (the builder's output)
+        subprocess.Popen(
+            [sys.executable, "-m", "retail_pipeline_tests.app.healing_scenario", str(root)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
 
 # Tests never touch the repo's instance or data: each test that needs Dagster gets its own instance.
 os.environ.pop("RETAIL_LANDING_DIR", None)

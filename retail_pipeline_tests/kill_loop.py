@@ -1,7 +1,7 @@
 """Kill ``retail-pipeline run`` at random moments, heal, compare: the random-kill check of issue 14 (a script,
 not part of the suite).
 
-    python -m retail_pipeline_tests.kill_loop [--kills 50] [--seed 14] [--rows 2500]
+    python -m retail_pipeline_tests.kill_loop [--kills 50] [--seed 14] [--rows 2500] [--min-delay 0.3]
 
 The scenario is the healing tests' (``app/test_healing.py``): a lakehouse built from the June 1-9 files, then
 June 3 re-exported and June 10-19 dropped. Each round copies that lakehouse, starts a real ``retail-pipeline
@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--rows", type=int, default=2_500)
+    parser.add_argument(
+        "--min-delay", type=float, default=0.3,
+        help="earliest kill, in seconds after the start (about 2.5 s here is spent importing, before any write)",
+    )
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     root = Path(tempfile.mkdtemp(prefix="kill_loop_"))
@@ -104,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         lake = site / "lake"
         delays = []
         for _ in range(rng.choice((1, 1, 1, 2, 3))):  # sometimes the healing run is killed as well
-            delay = rng.uniform(0.3, clean_seconds)
+            delay = rng.uniform(args.min_delay, clean_seconds)
             process = start(landing, lake, root / "home")
             time.sleep(delay)
             if process.poll() is None:

@@ -11,7 +11,7 @@ from deltalake import DeltaTable
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.writer_lock import ON_RELEASE, holding
 from retail_pipeline.core import build_state, tables
-from retail_pipeline.core.build_state import EMPTY, FAILED
+from retail_pipeline.core.build_state import EMPTY, FAILED, PENDING
 from retail_pipeline.core.dates import Window
 
 # The log as this process last read or wrote it, per lakehouse: (Delta table, its version, the state), kept
@@ -20,7 +20,7 @@ from retail_pipeline.core.dates import Window
 # own appends; replaying the log's commits and reading its small files each time cost ~40 ms per table
 # written (measured), so its own appends are applied in memory instead.
 _CACHE: dict[str, tuple[DeltaTable, int, pl.DataFrame]] = {}
-ON_RELEASE.append(lambda root: [_CACHE.pop(uri) for uri in list(_CACHE) if uri.startswith(root.rstrip("/"))])
+ON_RELEASE.append(lambda root: _CACHE.pop(f"{root.rstrip('/')}/{tables.BUILD_LOG}", None))
 
 
 def read_state(lakehouse: Lakehouse) -> pl.DataFrame:
@@ -68,7 +68,13 @@ def bronze_tokens(lakehouse: Lakehouse, window: Window) -> dict[date, str]:
     return {day: found.get(day, EMPTY) for day in dates}
 
 
-def record_daily(lakehouse: Lakehouse, table: str, window: Window, inputs: list[str], run_id: str) -> None:
+def _mark(token: str, pending: bool) -> str:
+    return f"{PENDING}{token}" if pending else token
+
+
+def record_daily(
+    lakehouse: Lakehouse, table: str, window: Window, inputs: list[str], run_id: str, pending: bool = False
+) -> None:
     """After ``table``'s window was written: per date, what it was built from. Bronze (no daily input) was
     built from the landing files it now holds; any other daily table from what its daily ``inputs`` were
     built from (they are not written while this step holds the lakehouse lock)."""
@@ -78,20 +84,28 @@ def record_daily(lakehouse: Lakehouse, table: str, window: Window, inputs: list[
     else:
         state = read_state(lakehouse)
         tokens = build_state.combine_dates([build_state.window_tokens(state, name, dates) for name in inputs], dates)
+    tokens = {day: _mark(token, pending) for day, token in tokens.items()}
     _append(lakehouse, build_state.rows(table, tokens, None, sorted(inputs), run_id, _now()))
 
 
-def record_whole(lakehouse: Lakehouse, table: str, inputs: list[str], run_id: str) -> str:
+def record_whole(lakehouse: Lakehouse, table: str, inputs: list[str], run_id: str, pending: bool = False) -> str:
     """After a whole-history output was written: a digest of the tables it read (their build state now)."""
     built_from = build_state.inputs_token(read_state(lakehouse), inputs)
-    _append(lakehouse, build_state.rows(table, None, built_from, sorted(set(inputs)), run_id, _now()))
+    _append(lakehouse, build_state.rows(table, None, _mark(built_from, pending), sorted(set(inputs)), run_id, _now()))
     return built_from
 
 
-def record_content(lakehouse: Lakehouse, table: str, frame: pl.DataFrame, run_id: str) -> None:
+def record_content(lakehouse: Lakehouse, table: str, frame: pl.DataFrame, run_id: str, pending: bool = False) -> None:
     """After a reference table was written: a digest of its content (what a whole-history output reading it
     was built from)."""
-    _append(lakehouse, build_state.rows(table, None, build_state.content_token(frame), [], run_id, _now()))
+    token = _mark(build_state.content_token(frame), pending)
+    _append(lakehouse, build_state.rows(table, None, token, [], run_id, _now()))
+
+
+def confirm_runs(lakehouse: Lakehouse, run_ids: set[str]) -> None:
+    """``run_ids`` succeeded (every blocking check of theirs passed): their pending records stand."""
+    if run_ids:
+        _append(lakehouse, build_state.confirmed(read_state(lakehouse), run_ids, _now()))
 
 
 def record_failed_check(lakehouse: Lakehouse, table: str, check: str, window: Window | None, run_id: str) -> None:

@@ -109,11 +109,11 @@ def _record(lakehouse: Lakehouse, context: dg.OutputContext, table: str, window:
         if window is None:
             return  # a daily table rewritten whole (by hand): no window to vouch for
         daily_inputs = sorted(name for name in read if tables.BY_PATH[name].date_column is not None)
-        build_state.record_daily(lakehouse, table, window, daily_inputs, run_id)
+        build_state.record_daily(lakehouse, table, window, daily_inputs, run_id, pending=entry.checked)
     elif table in tables.HISTORY_OUTPUTS:
-        build_state.record_whole(lakehouse, table, sorted(read), run_id)
+        build_state.record_whole(lakehouse, table, sorted(read), run_id, pending=entry.checked)
     else:
-        build_state.record_content(lakehouse, table, frame, run_id)
+        build_state.record_content(lakehouse, table, frame, run_id, pending=entry.checked)
 
 
 def _window(context: dg.OutputContext | dg.InputContext) -> Window:
@@ -137,8 +137,10 @@ class DeltaIOManager(dg.ConfigurableIOManager):
             try:
                 held.enter_context(writer_lock(self.lakehouse, what, say=say, lease_seconds=self.lock_lease_s))
             except LakehouseUnreachable as exc:
-                # The lakehouse cannot be written at all: the step's own write fails and says why, on the
-                # step, where a user (and the failure alert) looks for it.
+                if self.lakehouse.remote:
+                    raise  # a store that cannot be reached now must not be written without the lease
+                # A local lakehouse path that cannot be written at all: the step's own write fails and says
+                # why, on the step, where a user (and the failure alert) looks for it.
                 if context.log is not None:
                     context.log.warning(f"{exc}; the steps will fail at their writes")
             yield self

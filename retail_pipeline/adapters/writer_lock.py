@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import socket
 import threading
@@ -124,9 +125,11 @@ def writer_lock(
             if done:
                 del _HELD[key]
         if done:
-            for callback in ON_RELEASE:
-                callback(key)
-            entry.release()
+            try:
+                for callback in ON_RELEASE:
+                    callback(key)
+            finally:
+                entry.release()
 
 
 def _take_flock(path: Path, me: dict, wait: bool, say) -> Callable[[], None]:
@@ -201,15 +204,27 @@ def _commit_lease(lakehouse: Lakehouse, table, row: dict | None) -> bool:
 
     frame = pl.DataFrame([row] if row else [], schema=LEASE_SCHEMA)
     try:
+        if table is None:
+            # No lease table yet: create it (free); "error" fails if another runner created it first. The
+            # lease itself is then taken against the version read, like any other time.
+            write_deltalake(
+                lakehouse.uri(LEASE_TABLE), frame.head(0).to_arrow(), mode="error",
+                storage_options=lakehouse.storage_options(),
+            )
+            return False
         write_deltalake(
-            table if table is not None else lakehouse.uri(LEASE_TABLE),
+            table,
             frame.to_arrow(),
             mode="overwrite",
             storage_options=lakehouse.storage_options(),
             commit_properties=CommitProperties(max_commit_retries=0),
         )
-    except CommitFailedError:
+    except (CommitFailedError, FileExistsError):
         return False
+    except Exception as exc:
+        if table is None and "exists" in str(exc).lower():
+            return False
+        raise
     return True
 
 
@@ -239,16 +254,21 @@ def _take_lease(lakehouse: Lakehouse, me: dict, wait: bool, say, lease_seconds: 
 
     stop = threading.Event()
 
+    log = logging.getLogger(__name__)
+
     def renew() -> None:
         while not stop.wait(lease_seconds / 3):
-            table, row = _lease_row(lakehouse)
-            if row is None or row["token"] != me["token"]:
-                return  # lost (expired and taken): nothing to renew
-            _commit_lease(
-                lakehouse,
-                table,
-                {"holder": description, "token": me["token"], "expires_at": datetime.now(timezone.utc) + timedelta(seconds=lease_seconds)},
-            )
+            try:
+                table, row = _lease_row(lakehouse)
+                if row is None or row["token"] != me["token"]:
+                    log.error("the lakehouse lease of %s was lost (expired and taken): another runner may write it", lakehouse.root)
+                    return
+                expires = datetime.now(timezone.utc) + timedelta(seconds=lease_seconds)
+                if not _commit_lease(lakehouse, table, {"holder": description, "token": me["token"], "expires_at": expires}):
+                    log.warning("renewing the lakehouse lease of %s lost a commit race; trying again", lakehouse.root)
+            except Exception as exc:  # the store's first line only: never the credentials
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                log.warning("renewing the lakehouse lease of %s failed (%s); trying again", lakehouse.root, first)
 
     thread = threading.Thread(target=renew, name="lakehouse-lease", daemon=True)
     thread.start()

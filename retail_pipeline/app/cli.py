@@ -49,10 +49,7 @@ def _materialise(args: argparse.Namespace, work, summarise=None) -> int:
         return 1
     except LakehouseBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 75
-    except LakehouseUnreachable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1  # EX_TEMPFAIL: nothing was done, try again later
+        return 75  # EX_TEMPFAIL: nothing was done, try again later
     print((summarise or summary)(report))
     return 0
 

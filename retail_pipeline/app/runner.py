@@ -20,6 +20,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from retail_pipeline.adapters.build_state import confirm_runs
 from retail_pipeline.adapters.lakehouse import SCHEMA_VERSION, Lakehouse
 from retail_pipeline.adapters.lakehouse_state import current_plan
 from retail_pipeline.core import tables
@@ -82,7 +83,10 @@ def _execute(
     instance: dg.DagsterInstance,
     tags: dict | None = None,
     selection: list[dg.AssetKey] | None = None,
+    house: Lakehouse | None = None,
 ) -> RunReport:
+    """Execute ``job`` in process; ``RunFailed`` names the failed steps. A run that succeeded passed every
+    blocking check it ran: its pending build records in ``house``'s log are confirmed."""
     started = time.perf_counter()
     result = defs.resolve_job_def(job).execute_in_process(
         instance=instance, tags=tags or {}, run_config=QUIET, raise_on_error=False, asset_selection=selection
@@ -112,6 +116,8 @@ def _execute(
         if event.is_step_materialization and event.partition is None
     }
     report = RunReport(job, result.run_id, seconds, steps, metadata)
+    if house is not None:
+        confirm_runs(house, {result.run_id})
     # execute_in_process keeps every step's output (our collected frames) in the result, inside reference
     # cycles: without a collection here, a CLI that makes 13 runs grew by ~0.4 GiB per run at 10M rows.
     del result
@@ -180,7 +186,7 @@ def _daily_and_history(
         say(f"[2/3] bronze -> silver -> gold for {first} .. {last} ({days} daily partitions, one run{chunk}) ...")
         tags = {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
         try:
-            runs.append(_execute(defs, partitions_job.name, instance, tags))
+            runs.append(_execute(defs, partitions_job.name, instance, tags, house=house))
         except RunFailed as exc:
             # The other ranges do not depend on this one: build them, report this one at the end.
             failures.append(str(exc))
@@ -198,7 +204,7 @@ def _daily_and_history(
         if outputs:
             say(f"[3/3] whole-history outputs: {', '.join(outputs)} ...")
             try:
-                runs.append(_execute(defs, history_job.name, instance, selection=history_selection(outputs)))
+                runs.append(_execute(defs, history_job.name, instance, selection=history_selection(outputs), house=house))
             except RunFailed as exc:
                 failures.append(str(exc))
         else:
@@ -241,7 +247,7 @@ def _dates(days: list[date]) -> str:
 
 def _land(defs: dg.Definitions, instance: dg.DagsterInstance, house: Lakehouse, landing_root: str, say) -> RunReport:
     say(f"[1/3] landing files from {landing_root} and refreshing reference data ...")
-    report = _execute(defs, landing_job.name, instance)
+    report = _execute(defs, landing_job.name, instance, house=house)
     manifest = house.read(tables.MANIFEST.path)
     counts = dict(manifest.group_by("status").len().iter_rows())
     say("      files: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("active", "duplicate", "missing", "rejected")))

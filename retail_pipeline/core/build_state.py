@@ -13,6 +13,11 @@ Every write of a lakehouse table appends rows to the build log (``_state/builds`
 - a **blocking check that failed** appends ``failed:<check>`` for the table and dates it checked: they stay
   behind, and are named, until a run passes it.
 
+A table with blocking checks (silver and gold) is first recorded ``pending:<token>``: built, not yet vouched
+for. Only a run that succeeded, so whose blocking checks all passed, confirms its pending records
+(``confirmed``); a run killed between a table's commit and its checks leaves it pending, so behind, and the
+next run checks it again. What a table below was built from is the token, pending or not.
+
 The log is append-only (two runners never conflict on it; the last row of a key wins), and a row is written
 only after the table's own commit, so a kill between the two leaves the table looking behind, never ahead.
 """
@@ -27,6 +32,16 @@ import polars as pl
 # The token of a date with nothing in bronze (and of a daily table with no row for the date).
 EMPTY = "empty"
 FAILED = "failed:"
+PENDING = "pending:"
+
+
+def settled(token: str) -> str:
+    """The token without its ``pending:`` mark: what a table was built from, checked or not."""
+    return token[len(PENDING):] if token.startswith(PENDING) else token
+
+
+def _settled(column: str = "built_from") -> pl.Expr:
+    return pl.col(column).str.strip_prefix(PENDING)
 
 SCHEMA = pl.Schema(
     {
@@ -89,7 +104,7 @@ def latest(log: pl.DataFrame) -> pl.DataFrame:
 def window_tokens(state: pl.DataFrame, table: str, dates: list[date]) -> dict[date, str]:
     """The ``built_from`` of ``table`` for each of ``dates`` (EMPTY where it has none)."""
     rows = state.filter((pl.col("table") == table) & pl.col("business_date").is_in(dates))
-    found = dict(rows.select("business_date", "built_from").iter_rows())
+    found = dict(rows.select("business_date", _settled()).iter_rows())
     return {day: found.get(day, EMPTY) for day in dates}
 
 
@@ -107,13 +122,24 @@ def table_token(state: pl.DataFrame, table: str) -> str:
     """What a table stands for as an input of a whole-history output: for a daily table, a digest of its
     dates' tokens (dates with nothing left out, so the windows runs happened to cover do not matter); for a
     whole table, its ``built_from``; "absent" if it has no build state."""
-    rows = state.filter((pl.col("table") == table) & (pl.col("built_from") != EMPTY))
+    rows = state.filter(pl.col("table") == table).with_columns(_settled()).filter(pl.col("built_from") != EMPTY)
     if rows.height == 0:
         return "absent"
     dated = rows.filter(pl.col("business_date").is_not_null())
     if dated.height:
         return digest([f"{d}={t}" for d, t in dated.select("business_date", "built_from").sort("business_date").iter_rows()])
     return rows["built_from"][-1]
+
+
+def confirmed(state: pl.DataFrame, run_ids: set[str], at: datetime) -> pl.DataFrame:
+    """Build-log rows confirming the pending records of ``run_ids`` (runs that succeeded)."""
+    pending = state.filter(pl.col("built_from").str.starts_with(PENDING) & pl.col("run_id").is_in(list(run_ids)))
+    return pending.with_columns(_settled(), pl.lit(at).cast(SCHEMA["built_at"]).alias("built_at")).select(SCHEMA.names())
+
+
+def pending_runs(state: pl.DataFrame) -> set[str]:
+    """The runs whose records are still pending (killed, failed, or not yet confirmed)."""
+    return set(state.filter(pl.col("built_from").str.starts_with(PENDING))["run_id"].unique().to_list())
 
 
 def inputs_token(state: pl.DataFrame, inputs: list[str]) -> str:

@@ -55,13 +55,15 @@ def run_key(key: str, attempt: int) -> str:
 
 def next_attempt(previous: list[float] | None, last_status: str | None, now: float, backoff_s: float) -> int | None:
     """Whether to request work ``key`` now, and as which attempt: the first time at once; again only once its
-    last run has finished (failed, or done without the work getting done) and the backoff has passed
+    last run has finished (failed, or done without the work getting done) or never appeared, and the backoff
+    has passed
     (``backoff_s`` doubled per attempt, at most ``MAX_BACKOFF_S``). None: not now."""
     if previous is None:
         return 0
     attempt, requested_at = int(previous[0]), previous[1]
-    if last_status not in ("FAILURE", "CANCELED", "SUCCESS"):
-        return None  # still queued or running (or being created)
+    if last_status not in ("FAILURE", "CANCELED", "SUCCESS", None):
+        return None  # still queued or running
+    # None: asked for, but no such run (not created yet, or deleted since): after the backoff, ask again.
     if now - requested_at < min(MAX_BACKOFF_S, backoff_s * 2**attempt):
         return None
     return attempt + 1
@@ -195,7 +197,7 @@ class Plan:
 
     @property
     def up_to_date(self) -> bool:
-        return not self.dates and not self.history
+        return not self.dates and not self.history and not self.blocked
 
     def ranges(self, max_len: int = 366) -> list[tuple[date, date]]:
         return group_ranges(self.dates, MAX_GAP_DAYS, max_len)
@@ -274,7 +276,8 @@ def plan(
                 history.append(output)
             continue
         built_from, inputs = row["built_from"][-1], row["inputs"][-1].to_list()
-        if built_from.startswith(FAILED) or built_from != build_state.inputs_token(state, inputs):
+        # Failed, not yet vouched for by its checks (pending), or built from what has moved since.
+        if built_from != build_state.inputs_token(state, inputs):
             history.append(output)
     return Plan({t: sorted(d) for t, d in behind.items()}, history, blocked)
 

@@ -50,6 +50,12 @@ class Table:
     def schema(self) -> pl.Schema:
         return contracts.polars_schema(self.contract)
 
+    @property
+    def checked(self) -> bool:
+        """Whether a run must pass blocking checks on it (silver and gold; bronze holds the strings found,
+        judged in silver): its build is pending until they pass."""
+        return self.layer != "bronze"
+
     def descriptions(self) -> dict[str, str]:
         """Column name -> its one-line description from the contract."""
         return contracts.column_descriptions(self.contract)

@@ -32,18 +32,26 @@ def _records_failure(fn, asset: dg.AssetKey, name: str):
 
     @functools.wraps(fn)  # Dagster reads the resources a check needs from the wrapped signature
     def check(*args, **kwargs):
-        result = fn(*args, **kwargs)
+        try:
+            result = fn(*args, **kwargs)
+        except Exception:
+            _record(args, kwargs)  # a check that cannot run has not passed
+            raise
+        if not result.passed:
+            _record(args, kwargs)
+        return result
+
+    def _record(args, kwargs) -> None:
         lakehouse = kwargs.get("lakehouse")
-        if result.passed or not isinstance(lakehouse, Lakehouse):
-            return result
+        if not isinstance(lakehouse, Lakehouse):
+            return
         context = args[0] if args else kwargs.get("context")
         window = check_window(context) if isinstance(context, dg.AssetCheckExecutionContext) else None
         entry = tables.BY_PATH.get(table)
         if window is None and entry is not None and entry.date_column is not None:
-            return result  # a daily table checked with no partition (by hand): no dates to hold back
+            return  # a daily table checked with no partition (by hand): no dates to hold back
         run_id = context.run.run_id if context is not None else "unknown"
         record_failed_check(lakehouse, table, name, window, run_id)
-        return result
 
     return check
 
@@ -103,8 +111,8 @@ def contract_check(table: Table) -> dg.AssetChecksDefinition:
     model, date_column = table.contract, table.date_column
 
     if date_column:
-        decorator = functools.partial(daily_check, blocking=table.layer != "bronze")
-    elif table.layer != "bronze":
+        decorator = functools.partial(daily_check, blocking=table.checked)
+    elif table.checked:
         decorator = blocking_check
     else:
         decorator = functools.partial(dg.asset_check, blocking=False)

@@ -13,15 +13,23 @@ from retail_pipeline.core.dates import TIMEZONE
 from retail_pipeline.core.planning import LandingCursor
 from retail_pipeline.defs.jobs import nightly_job
 from retail_pipeline.defs.policies import key_of
-from retail_pipeline.defs.sensors import plan_requests
+from retail_pipeline.defs.sensors import confirm_succeeded, plan_requests
 from retail_pipeline.settings import Settings
 
 
-class _NoRuns:
-    """No run asked for yet: every piece of work behind is asked for (once per night, by its run key)."""
+class _NightRuns:
+    """No run asked for yet: every piece of work behind is asked for (once per night, by its run key); runs
+    are looked up in the instance to confirm what succeeded."""
+
+    def __init__(self, instance: dg.DagsterInstance | None):
+        self.instance = instance
 
     def status(self, key: str) -> None:
         return None
+
+    def run_status(self, run_id: str) -> str | None:
+        run = self.instance.get_run_by_id(run_id) if self.instance is not None else None
+        return run.status.value if run is not None else None
 
 
 def build_nightly_schedule(settings: Settings) -> dg.ScheduleDefinition:
@@ -40,8 +48,10 @@ def build_nightly_schedule(settings: Settings) -> dg.ScheduleDefinition:
     def nightly_schedule(context: dg.ScheduleEvaluationContext, lakehouse: Lakehouse) -> list[dg.RunRequest]:
         day = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE)).date() - timedelta(days=1)
         # One attempt per night at what is behind (the run keys name the night): no cursor, no backoff needed.
-        healing, _ = plan_requests(
-            lakehouse, LandingCursor(), _NoRuns(), settings.max_partitions_per_run, time.time(), settings.retry_backoff_s, context.log
+        book = _NightRuns(context.instance if context.instance_ref is not None else None)
+        confirm_succeeded(lakehouse, book)
+        healing, _, _ = plan_requests(
+            lakehouse, LandingCursor(), book, settings.max_partitions_per_run, time.time(), settings.retry_backoff_s, context.log
         )
         daily = [key_of(table) for table in tables.DAILY_TABLES]
         return [

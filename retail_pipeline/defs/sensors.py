@@ -29,7 +29,7 @@ from typing import Protocol
 import dagster as dg
 import httpx
 
-from retail_pipeline.adapters.build_state import read_state
+from retail_pipeline.adapters.build_state import confirm_runs, read_state
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.lakehouse_state import current_plan, read_manifest
 from retail_pipeline.adapters.landing_zone import LandingZone
@@ -65,9 +65,11 @@ FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
 class RunBook(Protocol):
-    """The status of the run a request key started (``None``: no such run yet)."""
+    """The status of the run a request key started (``None``: no such run yet), and of a run by its id."""
 
     def status(self, key: str) -> str | None: ...
+
+    def run_status(self, run_id: str) -> str | None: ...
 
 
 class InstanceRunBook:
@@ -80,9 +82,13 @@ class InstanceRunBook:
 
     def status(self, key: str) -> str | None:
         runs = self.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/run_key": key}), limit=1)
-        if not runs:
-            return None
-        run = runs[0]
+        return self._status(runs[0]) if runs else None
+
+    def run_status(self, run_id: str) -> str | None:
+        run = self.instance.get_run_by_id(run_id)
+        return self._status(run) if run is not None else None
+
+    def _status(self, run) -> str:
         if run.status == dg.DagsterRunStatus.STARTED and self._process_gone(run):
             message = f"the process of run {run.run_id} is gone (killed?): marked failed so its work is asked again"
             self.log.warning(message)
@@ -130,32 +136,40 @@ def _request(
     return dg.RunRequest(run_key=run_key(key, attempt), **request)
 
 
+def confirm_succeeded(lakehouse: Lakehouse, runs: RunBook) -> None:
+    """Confirm the pending build records of runs that succeeded (launched by the daemon or the UI: the CLI
+    confirms its own), so that what their blocking checks vouched for counts as built."""
+    succeeded = {run_id for run_id in build_state.pending_runs(read_state(lakehouse)) if runs.run_status(run_id) == "SUCCESS"}
+    confirm_runs(lakehouse, succeeded)
+
+
 def plan_requests(
     lakehouse: Lakehouse, cursor: LandingCursor, runs: RunBook, max_partitions_per_run: int, now: float, backoff_s: float, log
-) -> tuple[list[dg.RunRequest], Plan]:
+) -> tuple[list[dg.RunRequest], Plan, set[str]]:
     """The runs that complete what the planner finds behind: daily ranges first, the whole-history outputs
-    once no date is behind."""
+    once no date is behind; a reference table held back by its check gets the landing run (which refreshes
+    reference data) again. Also the keys of that work (asked for now or before): the cursor keeps those."""
     start, end = partition_bounds()
     work = current_plan(lakehouse, start, end)
-    requests: list[dg.RunRequest] = []
+    state = read_state(lakehouse)
+    wanted: list[tuple[str, dict]] = []
     if work.dates:
-        manifest, state = read_manifest(lakehouse), read_state(lakehouse)
+        manifest = read_manifest(lakehouse)
         for first, last in group_ranges(work.dates, MAX_GAP_DAYS, max_partitions_per_run):
             key = f"{range_run_key(first, last, manifest)}.{range_state_digest(state, first, last)}"
             tags = {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
-            request = _request(cursor, runs, key, now, backoff_s, log, job_name=partitions_job.name, tags=tags)
-            requests += [request] if request else []
+            wanted.append((key, {"job_name": partitions_job.name, "tags": tags}))
     elif work.history:
-        state = read_state(lakehouse)
         # What the outputs would be built from now: new daily data asks at once, the same inputs after a
         # failure wait for the backoff.
         inputs = [f"{t.path}={build_state.table_token(state, t.path)}" for t in tables.DAILY_TABLES]
         key = f"history@{build_state.digest([*work.history, *inputs])[:16]}"
-        request = _request(
-            cursor, runs, key, now, backoff_s, log, job_name=history_job.name, asset_selection=history_selection(work.history)
-        )
-        requests += [request] if request else []
-    return requests, work
+        wanted.append((key, {"job_name": history_job.name, "asset_selection": history_selection(work.history)}))
+    elif work.blocked:
+        key = f"reference@{build_state.digest(sorted(work.blocked))[:16]}"
+        wanted.append((key, {"job_name": landing_job.name}))
+    requests = [r for key, request in wanted if (r := _request(cursor, runs, key, now, backoff_s, log, **request))]
+    return requests, work, {key for key, _ in wanted}
 
 
 def evaluate_landing(
@@ -182,6 +196,7 @@ def evaluate_landing(
             return dg.SensorResult(run_requests=requests, cursor=cursor.dump())
         return dg.SensorResult(skip_reason=skip, cursor=cursor.dump())
 
+    confirm_succeeded(lakehouse, runs)
     in_flight = [key for key, entry in cursor.requests.items() if runs.status(run_key(key, int(entry[0]))) not in FINISHED | {None}]
     if in_flight:
         return result(f"waiting for {len(in_flight)} run(s) it asked for: {', '.join(in_flight[:3])}")
@@ -204,8 +219,8 @@ def evaluate_landing(
         status = "landing asked for already"
         return result(f"{status}; {pending}" if waiting else status, [request] if request else None)
 
-    requests, work = plan_requests(lakehouse, cursor, runs, max_partitions_per_run, now, backoff_s, log)
-    _forget_other_requests(cursor, keep={r.run_key.rpartition("#")[0] for r in requests} | _still_behind_keys(cursor, work))
+    requests, work, keys = plan_requests(lakehouse, cursor, runs, max_partitions_per_run, now, backoff_s, log)
+    _forget_other_requests(cursor, keep=keys)
     if requests:
         return result(requests=requests)
     if work.up_to_date:
@@ -214,13 +229,6 @@ def evaluate_landing(
         blocked = "; ".join(f"{check} on {len(days)} date(s)" if days else check for check, days in work.blocked.items())
         status = f"behind, asked for already (retried with a backoff){': blocked by ' + blocked if blocked else ''}"
     return result(f"{status}; {pending}" if waiting else status)
-
-
-def _still_behind_keys(cursor: LandingCursor, work: Plan) -> set[str]:
-    """Request keys to remember: those of work still behind (their attempt count makes the backoff)."""
-    if work.up_to_date:
-        return set()
-    return {key for key in cursor.requests if not key.startswith("land@")}
 
 
 def _forget_other_requests(cursor: LandingCursor, keep: set[str]) -> None:

@@ -148,3 +148,25 @@ def test_landing_is_needed_for_new_changed_and_gone_files_only():
     assert landing_needed(listing.filter(pl.col("path") == "a.csv"), landed) == ["b.csv"]  # b.csv is gone
     new = pl.concat([listing, pl.DataFrame({"path": ["c.csv"], "size_bytes": [5], "mtime": [AT]})])
     assert landing_needed(new, landed) == ["c.csv"]
+
+
+def test_a_build_not_yet_vouched_for_by_its_checks_is_behind_until_its_run_is_confirmed():
+    tokens = {D1: token(HELD, D1), D2: token(HELD, D2)}
+    pending = {day: f"{build_state.PENDING}{t}" for day, t in tokens.items()}
+    log = pl.concat([
+        daily("bronze/transactions", tokens), daily("silver/transactions", tokens),
+        build_state.rows("gold/fact_sales", pending, None, [], "run-7", AT),
+    ])
+    work = plan(FILES, HELD, state(log), START, END, DAILY, [])
+    assert work.behind["gold/fact_sales"] == [D1, D2]  # killed before its checks ran, or they failed
+    assert build_state.pending_runs(state(log)) == {"run-7"}
+    # What it was built from is the token all the same: a table below reads it as such.
+    assert build_state.window_tokens(state(log), "gold/fact_sales", [D1]) == {D1: tokens[D1]}
+    confirmed = build_state.confirmed(state(log), {"run-7"}, AT.replace(hour=5))
+    assert plan(FILES, HELD, state(log, confirmed), START, END, DAILY, []).up_to_date
+
+
+def test_a_reference_table_held_back_by_its_check_is_not_up_to_date():
+    failed = build_state.rows("silver/fx_daily", None, "failed:matches_contract", [], "r", AT.replace(hour=4))
+    work = plan(FILES, HELD, state(built(), failed), START, END, DAILY, [])
+    assert work.dates == [] and work.blocked == {"silver/fx_daily: matches_contract": []} and not work.up_to_date
