@@ -12,7 +12,7 @@ landing sensor and the nightly schedule (``plan``), and the pure functions it is
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import polars as pl
 
@@ -167,18 +167,6 @@ def range_run_key(first: date, last: date, manifest: pl.DataFrame) -> str:
         .to_list()
     )
     return f"{first}..{last}@{hashlib.sha256('|'.join(files).encode()).hexdigest()[:16]}"
-
-
-def chunks(first: date, last: date, size: int) -> list[tuple[date, date]]:
-    """[first, last] cut into inclusive ranges of at most ``size`` days."""
-    if size < 1:
-        raise ValueError("the chunk size must be at least 1 partition")
-    out = []
-    while first <= last:
-        end = min(last, first + timedelta(days=size - 1))
-        out.append((first, end))
-        first = end + timedelta(days=1)
-    return out
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from retail_pipeline.adapters.landing_zone import LandingZone
 from retail_pipeline.app.runner import backfill, run_pipeline
 from retail_pipeline.core import tables
 from retail_pipeline.core.contracts import PER_RUN_COLUMNS
-from retail_pipeline.core.planning import LandingCursor, chunks, group_ranges, stale_dates
+from retail_pipeline.core.planning import LandingCursor, group_ranges, stale_dates
 from retail_pipeline.defs.definitions import build_definitions
 from retail_pipeline.defs.jobs import RANGE_END_TAG, RANGE_START_TAG
 from retail_pipeline.defs.resources import build_resources
@@ -274,9 +274,6 @@ def test_stale_dates_and_ranges_are_pure_functions():
     ]
     assert group_ranges(days, max_gap_days=7, max_len=2) == [
         (date(2011, 1, 3), date(2011, 1, 4)), (date(2011, 1, 10), date(2011, 1, 10)), (date(2011, 3, 1), date(2011, 3, 1))
-    ]
-    assert chunks(date(2011, 1, 1), date(2011, 1, 5), 2) == [
-        (date(2011, 1, 1), date(2011, 1, 2)), (date(2011, 1, 3), date(2011, 1, 4)), (date(2011, 1, 5), date(2011, 1, 5))
     ]
 
 
