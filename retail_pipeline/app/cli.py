@@ -186,6 +186,13 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2010-12-01") from exc
 
 
+def _no_wait(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--no-wait", action="store_true",
+        help="if another runner is writing the lakehouse, exit (code 75) instead of waiting for it",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from retail_pipeline.app.generate import DEFAULT_END, DEFAULT_ROWS, DEFAULT_START
 
@@ -206,10 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--full", action="store_true", help="rebuild every business date with data, not only the ones that changed"
     )
-    run.add_argument(
-        "--no-wait", action="store_true",
-        help="if another runner is writing the lakehouse, exit (code 75) instead of waiting for it",
-    )
+    _no_wait(run)
     run.set_defaults(handler=_run)
 
     backfill = commands.add_parser(
@@ -223,10 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backfill.add_argument("--landing", help="landing zone (default $RETAIL_LANDING_DIR or data/landing)")
     backfill.add_argument("--lakehouse", help="lakehouse root (default $RETAIL_LAKEHOUSE_URI or data/lakehouse)")
-    backfill.add_argument(
-        "--no-wait", action="store_true",
-        help="if another runner is writing the lakehouse, exit (code 75) instead of waiting for it",
-    )
+    _no_wait(backfill)
     backfill.set_defaults(handler=_backfill)
 
     quarantine = commands.add_parser("quarantine", help="summarise quarantined rows by reason, with examples")
@@ -251,10 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep files that versions younger than this need (default $RETAIL_VACUUM_RETENTION_HOURS or 168)",
     )
     maintain.add_argument("--lakehouse", help="lakehouse root (default $RETAIL_LAKEHOUSE_URI or data/lakehouse)")
-    maintain.add_argument(
-        "--no-wait", action="store_true",
-        help="if another runner is writing the lakehouse, exit (code 75) instead of waiting for it",
-    )
+    _no_wait(maintain)
     maintain.set_defaults(handler=_maintain)
 
     forget = commands.add_parser(
@@ -270,10 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     forget.add_argument("customer_id", help="the CustomerID, as in the exports (17850 or 17850.0)")
     forget.add_argument("--landing", help="landing zone (default $RETAIL_LANDING_DIR or data/landing)")
     forget.add_argument("--lakehouse", help="lakehouse root (default $RETAIL_LAKEHOUSE_URI or data/lakehouse)")
-    forget.add_argument(
-        "--no-wait", action="store_true",
-        help="if another runner is writing the lakehouse, exit (code 75) instead of waiting for it",
-    )
+    _no_wait(forget)
     forget.set_defaults(handler=_forget_customer)
     return parser
 
