@@ -27,6 +27,17 @@ def pytest_configure(config):
         _start_healing_scenario()
 
 
+def pytest_collection_modifyitems(items):
+    """The tests of the healing scenario (built in the background as the session starts) run after those of
+    ``core/``: by then it is ready, and no worker waits idle for it."""
+    waiting = [item for item in items if "scenario" in getattr(item, "fixturenames", ())]
+    if not waiting:
+        return
+    rest = [item for item in items if "scenario" not in getattr(item, "fixturenames", ())]
+    after = max((i for i, item in enumerate(rest) if "/core/" in str(item.path)), default=len(rest) - 1) + 1
+    items[:] = rest[:after] + waiting + rest[after:]
+
+
 def _remove_old_healing_scenarios() -> None:
     import shutil
     import tempfile

@@ -1,5 +1,5 @@
-"""The build log of a lakehouse (``_state/builds``, a Delta table): what each table was built from, appended
-after each write (``core/build_state.py`` says what the rows mean; ``core/planning.py`` reads them)."""
+"""The build log of a lakehouse (``_state/builds``, a Delta table): what each table was built from, recorded
+after each write and committed once per run (``core/build_state.py`` says what the rows mean; ``core/planning.py`` reads them)."""
 
 from __future__ import annotations
 
@@ -20,11 +20,39 @@ from retail_pipeline.core.dates import Window
 # own appends; replaying the log's commits and reading its small files each time cost ~40 ms per table
 # written (measured), so its own appends are applied in memory instead.
 _CACHE: dict[str, tuple[DeltaTable, int, pl.DataFrame]] = {}
-ON_RELEASE.append(lambda root: _CACHE.pop(f"{root.rstrip('/')}/{tables.BUILD_LOG}", None))
+# Records of this process not committed yet, per lakehouse: while it holds the writer lock, the records of a
+# run's tables are committed together when the run (or, with the multiprocess executor, the step) ends
+# (``flush``): one commit per run instead of one per table written (~30 ms each here, a round trip or five
+# on an object store). A run killed before its flush loses its records: its tables are then behind and the
+# next run rebuilds them, which is what a record is for.
+_UNCOMMITTED: dict[str, tuple[Lakehouse, list[pl.DataFrame]]] = {}
+
+
+def _released(root: str) -> None:
+    uri = f"{root.rstrip('/')}/{tables.BUILD_LOG}"
+    try:
+        pending = _UNCOMMITTED.pop(uri, None)
+        if pending is not None:  # a holder that never flushed (a run outside the IO manager): commit now
+            lakehouse, rows = pending
+            lakehouse.append(tables.BUILD_LOG, pl.concat(rows))
+    finally:
+        _CACHE.pop(uri, None)
+
+
+ON_RELEASE.append(_released)
 
 
 def read_state(lakehouse: Lakehouse) -> pl.DataFrame:
-    """The build state: the last row of each (table, business date) of the log (empty before any build)."""
+    """The build state: the last row of each (table, business date) of the log (empty before any build),
+    this process's records not committed yet included."""
+    state = _committed_state(lakehouse)
+    pending = _UNCOMMITTED.get(lakehouse.uri(tables.BUILD_LOG))
+    if pending is None:
+        return state
+    return build_state.latest(pl.concat([state, *(rows.cast(build_state.SCHEMA) for rows in pending[1])]))
+
+
+def _committed_state(lakehouse: Lakehouse) -> pl.DataFrame:
     uri = lakehouse.uri(tables.BUILD_LOG)
     cached = _CACHE.get(uri) if holding(lakehouse) else None
     if cached is not None:
@@ -44,8 +72,23 @@ def read_state(lakehouse: Lakehouse) -> pl.DataFrame:
 
 
 def _append(lakehouse: Lakehouse, rows: pl.DataFrame) -> None:
+    """Record ``rows``: kept for ``flush`` while this process holds the writer lock, else committed now."""
     if not rows.height:
         return
+    if holding(lakehouse):
+        _UNCOMMITTED.setdefault(lakehouse.uri(tables.BUILD_LOG), (lakehouse, []))[1].append(rows)
+    else:
+        _commit(lakehouse, rows)
+
+
+def flush(lakehouse: Lakehouse) -> None:
+    """Commit this process's records of ``lakehouse`` not committed yet (one commit)."""
+    pending = _UNCOMMITTED.pop(lakehouse.uri(tables.BUILD_LOG), None)
+    if pending is not None:
+        _commit(lakehouse, pl.concat(pending[1]))
+
+
+def _commit(lakehouse: Lakehouse, rows: pl.DataFrame) -> None:
     uri = lakehouse.uri(tables.BUILD_LOG)
     cached = _CACHE.get(uri)
     lakehouse.append(tables.BUILD_LOG, rows)
@@ -106,6 +149,7 @@ def confirm_runs(lakehouse: Lakehouse, run_ids: set[str]) -> None:
     """``run_ids`` succeeded (every blocking check of theirs passed): their pending records stand."""
     if run_ids:
         _append(lakehouse, build_state.confirmed(read_state(lakehouse), run_ids, _now()))
+        flush(lakehouse)
 
 
 def record_failed_check(lakehouse: Lakehouse, table: str, check: str, window: Window | None, run_id: str) -> None:

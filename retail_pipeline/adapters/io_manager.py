@@ -8,7 +8,8 @@ returns. Inputs arrive as ``pl.LazyFrame`` (collect once, in the transform). Eve
 asks of a table: rows, a preview, the schema with each column's description, the Delta version.
 
 After each write of a registry table, the build log records what it was built from (``adapters/build_state.py``):
-the tables a step read are noted as it loads them, so the record names exactly its inputs.
+the tables a step read are noted as it loads them, so the record names exactly its inputs. The records are
+committed together when the IO manager is torn down: at the end of a run (in process) or of a step.
 
 An asset that is not in the registry (one of your own) may name its business-date column in its metadata
 (``partition_column``) and ask for appends (``write_mode: append``).
@@ -143,7 +144,10 @@ class DeltaIOManager(dg.ConfigurableIOManager):
                 # why, on the step, where a user (and the failure alert) looks for it.
                 if context.log is not None:
                     context.log.warning(f"{exc}; the steps will fail at their writes")
-            yield self
+            try:
+                yield self
+            finally:
+                build_state.flush(self.lakehouse)  # the records of this run's (or step's) writes, one commit
 
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | pl.LazyFrame | None) -> None:
         if obj is None:

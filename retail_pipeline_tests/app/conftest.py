@@ -28,10 +28,8 @@ def scenario(tmp_path_factory) -> dict:
     return {
         "before": root / "before",
         "after": root / "after",
-        "after_june_6": root / "after_june_6",
         "base": root / "base",
         "clean": root / "clean",
         "fingerprints": clean["clean"]["fingerprints"],
         "warehouse": clean["clean"]["warehouse"],
-        "june_6": clean["clean_june_6"],
     }

@@ -21,6 +21,7 @@ from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.lakehouse_state import current_plan
 from retail_pipeline.defs.partitions import partition_bounds
 from retail_pipeline_tests.app.conftest import UNTIL, copy_landing, warehouse_rows
+from retail_pipeline_tests.app.preloaded import Command
 from retail_pipeline_tests.fingerprint import fingerprints
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,6 +71,7 @@ def runs(home: Path) -> list[dg.DagsterRun]:
 
 
 def test_a_cli_run_beside_the_daemon_ends_with_one_clean_runs_tables(dev, scenario, tmp_path, monkeypatch):
+    started = time.monotonic()
     monkeypatch.setenv("DAGSTER_DATA_DIR", str(dev["home"]))  # read by dagster.yaml, to look at the runs
     # Files land in the zone the sensor watches; the daemon lands them and asks for their dates.
     copy_landing(scenario["after"], dev["landing"])
@@ -78,20 +80,24 @@ def test_a_cli_run_beside_the_daemon_ends_with_one_clean_runs_tables(dev, scenar
         assert time.monotonic() < deadline, f"the daemon landed nothing:\n{dev['log'].read_text()[-3000:]}"
         time.sleep(0.2)
 
-    # The CLI pauses after its own landing, holding the writer lock, so that the sensor surely plans the same
-    # dates meanwhile and its run has to wait for the CLI's (without the pause, either may come first).
+    print(f"landed by the daemon after {time.monotonic() - started:.1f} s")
+    # The CLI pauses after its own landing, holding the writer lock, until the run the sensor asked for the
+    # same dates meanwhile is waiting for that lock (without the pause, either may come first).
+    resume = tmp_path / "resume"
     hook = {
-        "PYTHONPATH": str(REPO / "retail_pipeline_tests" / "crash_hook"),
         "RETAIL_PAUSE_AFTER": "record:bronze/landed_files",
-        "RETAIL_PAUSE_SECONDS": "3",
+        "RETAIL_PAUSE_UNTIL": str(resume),
+        "RETAIL_PAUSE_SECONDS": "90",
         "RETAIL_KILL_MARK": str(tmp_path / "paused"),
     }
-    cli = subprocess.run(
-        [sys.executable, "-m", "retail_pipeline.app.cli", "run"],
-        cwd=dev["home"], env={**dev["env"], **hook}, capture_output=True, text=True, timeout=300,
-    )
-    assert cli.returncode == 0, cli.stdout[-2000:] + cli.stderr[-2000:]
-    assert "[2/3] bronze -> silver -> gold for 2011-06-01 .. 2011-06-08" in cli.stdout
+    cli = Command(["run"], {**dev["env"], **hook}, dev["home"], tmp_path / "streams")
+    while "waiting for the lakehouse: `retail-pipeline run`" not in dev["log"].read_text():
+        assert cli.running() and time.monotonic() < deadline + 90, f"{cli.output()}\n{dev['log'].read_text()[-3000:]}"
+        time.sleep(0.1)
+    resume.touch()
+    code, out, err = cli.wait()
+    assert code == 0, out[-2000:] + err[-2000:]
+    assert "[2/3] bronze -> silver -> gold for 2011-06-01 .. 2011-06-08" in out
 
     # The daemon finishes whatever it asked for, then finds nothing behind.
     house = Lakehouse(root=str(dev["lake"]))
@@ -107,6 +113,7 @@ def test_a_cli_run_beside_the_daemon_ends_with_one_clean_runs_tables(dev, scenar
             quiet_since = None
         time.sleep(0.5)
 
+    print(f"quiet after {time.monotonic() - started:.1f} s")
     launched = [run for run in runs(dev["home"]) if run.tags.get("dagster/sensor_name") == "landing_sensor"]
     assert {run.job_name for run in launched} >= {"landing_job", "partitions_job"}, [r.job_name for r in launched]
     assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in launched), [(r.job_name, r.status) for r in launched]

@@ -20,15 +20,16 @@ passing without a real mid-write crash.
 SIGKILLs itself right after one commit, named as
 
 - ``<layer>/<table>``: after that Delta table's commit (before the build log records it);
-- ``record:<layer>/<table>``: after the build-log commit that records it (the warehouse and the report are
-  recorded there too: ``record:gold/warehouse``);
+- ``record:<layer>/<table>``: after the build-log commit that records it (a run's records are committed
+  together when it ends; the warehouse and the report are recorded there too: ``record:gold/warehouse``);
 - ``before-record:<layer>/<table>``: just before that build-log commit (the table or file written, not
   recorded);
 
 with ``@N`` for the N-th such commit of the process (default the first). ``RETAIL_KILL_MARK`` (a path) is
 written just before the kill, so a test knows the kill was real. ``RETAIL_PAUSE_AFTER`` (same syntax) pauses
-there for ``RETAIL_PAUSE_SECONDS`` instead (writing ``RETAIL_KILL_MARK`` first), holding whatever the
-process holds, the lakehouse's writer lock included: the concurrency tests start a second runner meanwhile.
+there for ``RETAIL_PAUSE_SECONDS`` instead (writing ``RETAIL_KILL_MARK`` first), or until the path
+``RETAIL_PAUSE_UNTIL`` exists, holding whatever the process holds, the lakehouse's writer lock included: the
+concurrency tests start a second runner meanwhile.
 """
 
 import os
@@ -61,7 +62,10 @@ if _KILL_AFTER:
         if _PAUSE:
             import time
 
-            time.sleep(float(os.environ.get("RETAIL_PAUSE_SECONDS", "5")))
+            deadline = time.monotonic() + float(os.environ.get("RETAIL_PAUSE_SECONDS", "5"))
+            resume = os.environ.get("RETAIL_PAUSE_UNTIL")
+            while time.monotonic() < deadline and not (resume and Path(resume).exists()):
+                time.sleep(0.05)
             return
         os.kill(os.getpid(), signal.SIGKILL)
 
