@@ -37,7 +37,7 @@ demo: install
 # A worker that crashed in native code leaves its dump in data/test-faults (see conftest.py): printed last.
 test: install
 	@mkdir -p data/dagster
-	$(BIN)/python -m pytest -n 2 -q || { status=$$?; for log in data/test-faults/*.log; do \
+	$(BIN)/python -m pytest -n 2 --dist worksteal -q || { status=$$?; for log in data/test-faults/*.log; do \
 		if [ -s "$$log" ]; then echo "== native crash dump: $$log"; grep -v -e /pluggy/ -e /_pytest/ "$$log" | head -n 120; fi; \
 		done; exit $$status; }
 

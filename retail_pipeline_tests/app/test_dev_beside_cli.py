@@ -1,5 +1,6 @@
-"""`retail-pipeline run` while `make dev` runs (``dagster dev``, its daemon ticking the landing sensor): both
-build the same new dates, and the lakehouse ends as one clean run's. Real processes: the webserver, the
+"""`retail-pipeline run` while `make dev` runs (``dagster dev``, its daemon ticking the landing sensor): the
+CLI lands new files and the sensor asks for their dates too; both build them, one after the other, and the
+lakehouse ends as one clean run's. Real processes: the webserver, the
 daemon and its run workers, and the CLI, all on one lakehouse; only the loopback is used."""
 
 from __future__ import annotations
@@ -71,28 +72,22 @@ def runs(home: Path) -> list[dg.DagsterRun]:
 
 
 def test_a_cli_run_beside_the_daemon_ends_with_one_clean_runs_tables(dev, scenario, tmp_path, monkeypatch):
-    started = time.monotonic()
     monkeypatch.setenv("DAGSTER_DATA_DIR", str(dev["home"]))  # read by dagster.yaml, to look at the runs
-    # Files land in the zone the sensor watches; the daemon lands them and asks for their dates.
+    # Files land in the zone the sensor watches while `dagster dev` starts; the CLI lands them and pauses,
+    # holding the writer lock, until the run the sensor asked for the same dates meanwhile waits for that
+    # lock (without the pause, either may come first).
     copy_landing(scenario["after"], dev["landing"])
-    deadline = time.monotonic() + 120
-    while not (dev["lake"] / "bronze" / "landed_files").exists():
-        assert time.monotonic() < deadline, f"the daemon landed nothing:\n{dev['log'].read_text()[-3000:]}"
-        time.sleep(0.2)
-
-    print(f"landed by the daemon after {time.monotonic() - started:.1f} s")
-    # The CLI pauses after its own landing, holding the writer lock, until the run the sensor asked for the
-    # same dates meanwhile is waiting for that lock (without the pause, either may come first).
     resume = tmp_path / "resume"
     hook = {
         "RETAIL_PAUSE_AFTER": "record:bronze/landed_files",
         "RETAIL_PAUSE_UNTIL": str(resume),
-        "RETAIL_PAUSE_SECONDS": "90",
+        "RETAIL_PAUSE_SECONDS": "120",
         "RETAIL_KILL_MARK": str(tmp_path / "paused"),
     }
     cli = Command(["run"], {**dev["env"], **hook}, dev["home"], tmp_path / "streams")
+    deadline = time.monotonic() + 120
     while "waiting for the lakehouse: `retail-pipeline run`" not in dev["log"].read_text():
-        assert cli.running() and time.monotonic() < deadline + 90, f"{cli.output()}\n{dev['log'].read_text()[-3000:]}"
+        assert cli.running() and time.monotonic() < deadline, f"{cli.output()}\n{dev['log'].read_text()[-3000:]}"
         time.sleep(0.1)
     resume.touch()
     code, out, err = cli.wait()
@@ -113,9 +108,8 @@ def test_a_cli_run_beside_the_daemon_ends_with_one_clean_runs_tables(dev, scenar
             quiet_since = None
         time.sleep(0.5)
 
-    print(f"quiet after {time.monotonic() - started:.1f} s")
     launched = [run for run in runs(dev["home"]) if run.tags.get("dagster/sensor_name") == "landing_sensor"]
-    assert {run.job_name for run in launched} >= {"landing_job", "partitions_job"}, [r.job_name for r in launched]
+    assert "partitions_job" in {run.job_name for run in launched}, [r.job_name for r in launched]
     assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in launched), [(r.job_name, r.status) for r in launched]
     # The sensor asked for the same dates the CLI built (the writer lock made them take turns).
     ranges = {(r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
