@@ -68,6 +68,12 @@ UNPARSEABLE_QUANTITY = "unparseable_quantity"
 
 UNPARSEABLE_PRICE = "unparseable_price"
 
+# Row rules of silver's contract that an input value alone can break: the row is quarantined, never a
+# blocking check's failure (DESIGN.md: row rules quarantine, table rules block).
+CANCELLATION_NOT_NEGATIVE = "cancellation_not_negative"
+
+CUSTOMER_ID_HAS_WHITESPACE = "customer_id_has_whitespace"
+
 REASON_CODES = [
     WRONG_FIELD_COUNT,
     BAD_ENCODING,
@@ -76,6 +82,8 @@ REASON_CODES = [
     DATE_OUT_OF_RANGE,
     UNPARSEABLE_QUANTITY,
     UNPARSEABLE_PRICE,
+    CANCELLATION_NOT_NEGATIVE,
+    CUSTOMER_ID_HAS_WHITESPACE,
 ]
 
 

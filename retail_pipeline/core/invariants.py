@@ -69,3 +69,29 @@ def contract_failures(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> pl
     except pa.errors.SchemaErrors as exc:
         return exc.failure_cases.select("column", "check", "failure_case", "index")
     return pl.DataFrame(schema={"column": pl.String, "check": pl.String, "failure_case": pl.String, "index": pl.Int32})
+
+
+# Columns that identify a row to a person without naming a customer, in the order a message gives them.
+IDENTIFYING_COLUMNS = ("invoice_no", "stock_code", "month", "country", "table", "_source_file", "_source_row")
+
+
+def describe_failures(failures: pl.DataFrame, frame: pl.DataFrame, date_column: str | None, first: int = 3) -> str:
+    """One line for ``contract_failures(model, frame)``: the rules broken, the dates of the rows breaking
+    them and the first of those rows by their identifying columns (never a customer's)."""
+    rules = failures.group_by("check").len().sort("len", "check", descending=[True, False])
+    text = ", ".join(f"{check} ({n})" for check, n in rules.iter_rows())
+    rows = failures.filter(pl.col("index").is_not_null()).get_column("index").unique().sort()
+    if rows.is_empty():
+        return text
+    broken = frame.with_row_index("__index").filter(pl.col("__index").is_in(rows.implode()))
+    if date_column is not None and date_column in broken.columns:
+        dates = broken.get_column(date_column).unique().sort().cast(pl.String)
+        shown = ", ".join(dates.head(5).to_list()) + (f" and {dates.len() - 5} more" if dates.len() > 5 else "")
+        text += f" on {shown}"
+    keys = [c for c in IDENTIFYING_COLUMNS if c in broken.columns]
+    if keys:
+        samples = broken.head(first).select(
+            pl.concat_str([pl.format(f"{c}={{}}", pl.col(c).cast(pl.String).fill_null("")) for c in keys], separator=" ")
+        ).to_series()
+        text += "; first rows: " + "; ".join(samples.to_list())
+    return text

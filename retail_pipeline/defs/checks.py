@@ -19,7 +19,7 @@ from retail_pipeline.adapters.build_state import record_failed_check
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.core import tables
 from retail_pipeline.core.dates import Window
-from retail_pipeline.core.invariants import contract_failures
+from retail_pipeline.core.invariants import contract_failures, describe_failures
 from retail_pipeline.core.preview import markdown_preview
 from retail_pipeline.core.tables import Table
 from retail_pipeline.defs.partitions import daily_partitions
@@ -135,7 +135,10 @@ def contract_check(table: Table) -> dg.AssetChecksDefinition:
         collected = frame.collect()
         failures = contract_failures(model, collected)
         by_rule = failures.group_by("column", "check").len().sort("len", descending=True)
-        result = check_result(failures, f"contract failures in {table.path}", rows_checked=collected.height)
+        what = f"contract failures in {table.path}"
+        if failures.height:
+            what += f": {describe_failures(failures, collected, date_column)}"
+        result = check_result(failures, what, rows_checked=collected.height)
         if failures.height:
             for column, check, n in by_rule.head(10).iter_rows():
                 result.metadata[f"failures: {column} / {check}"] = dg.MetadataValue.int(n)

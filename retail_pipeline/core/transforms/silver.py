@@ -15,6 +15,8 @@ import polars as pl
 from retail_pipeline.core.contracts import (
     BAD_ENCODING,
     BUSINESS_COLUMNS,
+    CANCELLATION_NOT_NEGATIVE,
+    CUSTOMER_ID_HAS_WHITESPACE,
     DATE_OUT_OF_RANGE,
     MISSING_REQUIRED,
     PARTITION_STATS,
@@ -120,6 +122,17 @@ def _rejection(start: date, end: date) -> tuple[pl.Expr, pl.Expr]:
             pl.col("__unit_price").is_null(),
             UNPARSEABLE_PRICE,
             pl.format("UnitPrice '{}' is not a number", pl.col("unit_price")),
+        ),
+        # Silver's row rules (its contract's checks on input values): the row, not the run, is wrong.
+        (
+            pl.col("__invoice_no").str.starts_with("C") & (pl.col("__quantity") >= 0),
+            CANCELLATION_NOT_NEGATIVE,
+            pl.format("cancellation {} has quantity {}: a cancellation's quantity is negative", pl.col("__invoice_no"), pl.col("__quantity")),
+        ),
+        (
+            pl.col("__customer_id").str.contains(r"\s"),
+            CUSTOMER_ID_HAS_WHITESPACE,
+            pl.lit("CustomerID has whitespace inside it: a customer id is one word"),
         ),
     ]
     code = pl.when(rules[0][0]).then(pl.lit(rules[0][1]))
