@@ -24,6 +24,8 @@ variable                               default                          meaning
                                                                         this, doubling per failure (max 6 h)
 ``RETAIL_LOCK_LEASE_S``                60                               an object-store writer lease's life (a
                                                                         killed holder blocks at most this long)
+``RETAIL_FX_MAX_AGE_DAYS``             7                                an ECB fixing is carried forward at most
+                                                                        this many days (then no EUR/USD figure)
 ``RETAIL_SCHEDULE_TIME``               02:00                            the nightly schedule (Europe/London)
 ``RETAIL_VACUUM_RETENTION_HOURS``      168                              what vacuum keeps for older readers
 ``RETAIL_MAX_UNKNOWN_COUNTRY_SHARE``   0.05                             above it, a warning check fails
@@ -237,6 +239,7 @@ class Settings:
     landing_sensor_interval_s: int = 30
     retry_backoff_s: int = 300
     lock_lease_s: int = 60
+    fx_max_age_days: int = 7
     schedule_time: str = "02:00"
     vacuum_retention_hours: int = DEFAULT_RETENTION_HOURS
     max_unknown_country_share: float = 0.05
@@ -265,6 +268,7 @@ class Settings:
             landing_sensor_interval_s=reader.get("RETAIL_LANDING_SENSOR_INTERVAL_S", _positive_int, 30),
             retry_backoff_s=reader.get("RETAIL_RETRY_BACKOFF_S", _positive_int, 300),
             lock_lease_s=reader.get("RETAIL_LOCK_LEASE_S", _positive_int, 60),
+            fx_max_age_days=reader.get("RETAIL_FX_MAX_AGE_DAYS", _whole_number, 7),
             schedule_time=reader.get("RETAIL_SCHEDULE_TIME", _clock_time, "02:00"),
             vacuum_retention_hours=reader.get("RETAIL_VACUUM_RETENTION_HOURS", _whole_number, DEFAULT_RETENTION_HOURS),
             max_unknown_country_share=reader.get("RETAIL_MAX_UNKNOWN_COUNTRY_SHARE", _share, 0.05),

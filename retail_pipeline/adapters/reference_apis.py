@@ -87,11 +87,11 @@ class HttpApi(dg.ConfigurableResource):
         )
 
     @classmethod
-    def from_settings(cls, api: ApiSettings) -> Self:
+    def from_settings(cls, api: ApiSettings, **fields) -> Self:
         """The resource as the settings configure it (offline when no URL is set); the key as a ``dg.EnvVar``
         so that its value shows nowhere in Dagster's config or run storage."""
         key = {"api_key": dg.EnvVar(api.key_variable)} if api.key_variable else {}
-        return cls(**api.values, **key)
+        return cls(**api.values, **key, **fields)
 
 
 @dataclass
@@ -120,6 +120,9 @@ class FxApi(HttpApi):
 
     days_per_request: int = 366
     symbols: str = "GBP,USD"
+    # How long a fixing is carried forward (RETAIL_FX_MAX_AGE_DAYS), whichever source it came from: a later
+    # day gets no rate rather than a stale one (silver/fx_daily).
+    max_age_days: int = 7
 
     def fetch(self, ranges: list[tuple[date, date]]) -> FetchReport:
         """Each range as one request, concurrently; a range that fails is reported, not raised."""

@@ -272,6 +272,11 @@ class SilverTransactionsModel(pa.DataFrameModel):
         description="SHA-256 (hex) of the landing file's bytes: the file version the line came from",
     )
     run_id: str = pa.Field(alias="_run_id", description="Id of the Dagster run that wrote the row")
+    fx_missing_reason: str = pa.Field(  # added in 1.2
+        nullable=True,
+        description="Why the line has no EUR and USD figures (no ECB fixing within RETAIL_FX_MAX_AGE_DAYS days "
+        "on or before its date); null when its rates were found",
+    )
 
     class Config:  # exactly these columns (their order is the writer's: evolved tables append)
         strict = True
@@ -389,6 +394,11 @@ class KpiMeasuresModel(pa.DataFrameModel):
         nullable=True,
         in_range={"min_value": 0, "max_value": 1},
         description="cancelled_orders / (orders + cancelled_orders); null when there are neither",
+    )
+    lines_without_fx: pl.Int64 = pa.Field(  # added in 1.2
+        ge=0,
+        description="Lines of the row without an exchange rate (fx_missing_reason in silver): its EUR and USD "
+        "figures leave them out; 0 when complete",
     )
 
     @pa.dataframe_check

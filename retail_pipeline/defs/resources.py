@@ -53,7 +53,7 @@ def build_resources(landing: str | None = None, lakehouse: str | None = None, se
         "quality": QualityThresholds(
             max_unknown_country_share=settings.max_unknown_country_share, freshness_days=settings.freshness_days
         ),
-        "fx_api": FxApi.from_settings(settings.fx_api),
+        "fx_api": FxApi.from_settings(settings.fx_api, max_age_days=settings.fx_max_age_days),
         "countries_api": CountriesApi.from_settings(settings.countries_api),
         "alert_webhook": AlertWebhook(url=dg.EnvVar(ALERT_WEBHOOK) if settings.alert_webhook_set else None),
     }

@@ -154,13 +154,14 @@ def test_fx_daily_every_calendar_day_once(fx_daily):
     assert (fx_daily["fixing_date"] <= fx_daily["date"]).all()
 
 
-def test_fx_daily_end_extends_with_last_fixing(bundle, fx_daily):
+def test_fx_daily_end_extends_with_last_fixing_up_to_its_maximum_age(bundle, fx_daily):
     rates, _ = bundle
     last_fixing = fx_daily["fixing_date"].max()
     end = last_fixing + timedelta(days=10)
-    extended = build_fx_daily(rates.lazy(), end=end)
+    # Carried forward 7 days by default (RETAIL_FX_MAX_AGE_DAYS), not to the end: later days have no rate.
+    assert build_fx_daily(rates.lazy(), end=end)["date"].max() == last_fixing + timedelta(days=7)
+    extended = build_fx_daily(rates.lazy(), end=end, max_age_days=10)
     assert extended["date"].max() == end
-    assert extended.height == fx_daily.height + 10
     tail = extended.filter(pl.col("date") > last_fixing)
     assert tail.height == 10
     assert tail["fixing_date"].unique().to_list() == [last_fixing]

@@ -18,7 +18,7 @@ START, END = date(2010, 12, 1), date(2011, 1, 1)
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 FX = pl.LazyFrame(
     {"date": pl.date_range(START, END, "1d", eager=True)}
-).with_columns(pl.lit(1.2).alias("gbp_eur"), pl.lit(1.5).alias("gbp_usd"))
+).with_columns(pl.lit(1.2).alias("gbp_eur"), pl.lit(1.5).alias("gbp_usd"), pl.col("date").alias("fixing_date"))
 COUNTRIES = pl.LazyFrame({"country_key": ["eire"], "country_iso2": ["IE"], "region": ["Northern Europe"]})
 
 good_line = st.builds(

@@ -31,9 +31,9 @@ def bronze(rows: list[tuple], partition_dates: list[date] | None = None) -> pl.L
     ).select(BRONZE_TRANSACTIONS.names()).lazy()
 
 
-FX = pl.LazyFrame(
+FX = pl.LazyFrame(  # silver/fx_daily's shape: each day has its own fixing
     {"date": [date(2010, 12, 1), date(2010, 12, 2)], "gbp_eur": [1.2, 1.25], "gbp_usd": [1.5, 1.6]}
-)
+).with_columns(pl.col("date").alias("fixing_date"))
 COUNTRIES = pl.LazyFrame(
     {"country_key": ["united kingdom", "eire"], "country_iso2": ["GB", "IE"], "region": ["Northern Europe"] * 2}
 )

@@ -102,6 +102,7 @@ def test_checks_pass_on_a_clean_run(landing, lakehouse_root):
         "row_conservation",
         "no_duplicate_lines",
         "every_line_has_an_fx_rate",
+        "fx_rates_are_current",
         "revenue_reconciles_with_silver",
         "reconciles_with_silver",
         "monthly_revenue_reconciles_with_silver",
@@ -117,9 +118,10 @@ def test_a_failing_blocking_check_stops_gold(landing, lakehouse_root):
     write_days(landing)
     resources = build_resources(str(landing), str(lakehouse_root))
     assert _run(resources, REFERENCE, "2010-12-01", "2010-12-01").success
-    # Break the reference data: no exchange rate for 2010-12-02.
+    # Break the reference data: the rates start after 2010-12-02 (a day after the first fixing but too far
+    # from it would only be stale: its lines say why and pass, see test_stale_rates.py).
     house = resources["lakehouse"]
-    house.write("silver/fx_daily", house.read("silver/fx_daily").filter(pl.col("date") != date(2010, 12, 2)))
+    house.write("silver/fx_daily", house.read("silver/fx_daily").filter(pl.col("fixing_date") > date(2010, 12, 2)))
 
     result = _checks_via_job(resources, "2010-12-01", "2010-12-03")
     assert not result.success
@@ -127,7 +129,7 @@ def test_a_failing_blocking_check_stops_gold(landing, lakehouse_root):
         e for e in result.get_asset_check_evaluations() if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
     ]
     assert [e.check_name for e in failed] == ["every_line_has_an_fx_rate"]
-    assert failed[0].metadata["failures"].value == 2  # the two valid lines of 2010-12-02
+    assert failed[0].metadata["failures"].value == 5  # the valid lines of 2010-12-01 (3) and 2010-12-02 (2)
     assert house.exists("silver/transactions")
     assert not house.exists("gold/daily_sales")
 

@@ -86,7 +86,12 @@ def _source_rank() -> pl.Expr:
     )
 
 
-def build_fx_daily(fx_rates: pl.LazyFrame | pl.DataFrame, end: date | None = None) -> pl.DataFrame:
+DEFAULT_MAX_AGE_DAYS = 7  # the longest ECB closure (Easter, Christmas to New Year) is 4 days
+
+
+def build_fx_daily(
+    fx_rates: pl.LazyFrame | pl.DataFrame, end: date | None = None, max_age_days: int = DEFAULT_MAX_AGE_DAYS
+) -> pl.DataFrame:
     """silver/fx_daily: one row per calendar day with the GBP rates of the last ECB fixing on or before it.
 
     ``fx_rates`` is the bronze/fx_rates shape (at least ``rate_date, currency, rate_per_eur, source``;
@@ -100,7 +105,9 @@ def build_fx_daily(fx_rates: pl.LazyFrame | pl.DataFrame, end: date | None = Non
       across sources.
     - Days run from the first usable fixing to ``max(last fixing, end)``; each day takes the last fixing
       on or before it (``join_asof`` backward). No interpolation: a weekend or a holiday carries the
-      previous business day's fixing, and days past the last fixing carry the last one.
+      previous business day's fixing, for at most ``max_age_days`` days: a day further from its last
+      fixing (past the end of the rates known, or in a gap of the history) has no row, and silver's lines
+      of that day get no EUR or USD figure and say why (``fx_missing_reason``).
 
     Columns: ``date`` (Date), ``fixing_date`` (Date), ``gbp_eur`` (Float64, EUR per 1 GBP),
     ``gbp_usd`` (Float64, USD per 1 GBP, crossed through EUR), ``source`` (String). Sorted by date.
@@ -164,6 +171,7 @@ def build_fx_daily(fx_rates: pl.LazyFrame | pl.DataFrame, end: date | None = Non
 
     return (
         calendar.join_asof(fixings, left_on="date", right_on="fixing_date", strategy="backward")
+        .filter((pl.col("date") - pl.col("fixing_date")).dt.total_days() <= max_age_days)
         .select(
             pl.col(name).cast(dtype) for name, dtype in FX_DAILY.items()
         )

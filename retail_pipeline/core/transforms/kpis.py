@@ -48,6 +48,7 @@ def kpi_aggregations() -> list[pl.Expr]:
         pl.col("customer_id").drop_nulls().n_unique().alias("customers"),
         pl.len().alias("lines"),
         pl.col("quantity").filter(IS_GROSS).sum().alias("units"),
+        (pl.col("line_total_eur").is_null() | pl.col("line_total_usd").is_null()).sum().cast(pl.Int64).alias("lines_without_fx"),
     ]
 
 

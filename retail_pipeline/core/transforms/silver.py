@@ -159,6 +159,26 @@ def line_type() -> pl.Expr:
     )
 
 
+def fx_missing_reason() -> pl.Expr:
+    """Why a line has no rate: its day has no row in silver/fx_daily although an ECB fixing precedes it, so
+    the latest fixing before it is older than RETAIL_FX_MAX_AGE_DAYS. Null when the line has its rates, and
+    null too when no fixing at all precedes it (the rates are broken, not stale: the blocking
+    ``every_line_has_an_fx_rate`` stops the run)."""
+    stale = pl.col("__fx_day").is_null() & (pl.col("invoice_date") >= pl.col("__first_fixing"))
+    return (
+        pl.when(stale & (pl.col("invoice_date") > pl.col("__last_fixing")))
+        .then(pl.format(
+            "no exchange rate for {}: the last ECB fixing known is {}, older than RETAIL_FX_MAX_AGE_DAYS allows",
+            pl.col("invoice_date").cast(pl.String), pl.col("__last_fixing").cast(pl.String),
+        ))
+        .when(stale)
+        .then(pl.format(
+            "no exchange rate for {}: no ECB fixing within RETAIL_FX_MAX_AGE_DAYS days on or before it",
+            pl.col("invoice_date").cast(pl.String),
+        ))
+    )
+
+
 def build_silver(
     bronze: pl.LazyFrame,
     fx_daily: pl.LazyFrame,
@@ -191,7 +211,10 @@ def build_silver(
         .with_columns(pl.struct(BUSINESS_COLUMNS).is_first_distinct().alias("__first"))
     )
 
-    rates = fx_daily.select(pl.col("date").alias("invoice_date"), "gbp_eur", "gbp_usd")
+    rates = fx_daily.select(pl.col("date").alias("invoice_date"), "gbp_eur", "gbp_usd", pl.lit(True).alias("__fx_day"))
+    fixings = fx_daily.select(
+        pl.col("fixing_date").min().alias("__first_fixing"), pl.col("fixing_date").max().alias("__last_fixing")
+    )
     countries = dim_country.select("country_key", "country_iso2", "region")
     line_total = pl.col("quantity") * pl.col("unit_price")
     transactions = (
@@ -205,10 +228,12 @@ def build_silver(
         )
         .join(countries, on="country_key", how="left")
         .join(rates, on="invoice_date", how="left")
+        .join(fixings, how="cross")
         .with_columns(
             line_total.alias("line_total_gbp"),
             (line_total * pl.col("gbp_eur")).alias("line_total_eur"),
             (line_total * pl.col("gbp_usd")).alias("line_total_usd"),
+            fx_missing_reason().alias("fx_missing_reason"),
         )
         .sort("invoice_date", *SOURCE_ORDER, nulls_last=False)
     )

@@ -112,14 +112,46 @@ def no_duplicate_lines(context: dg.AssetCheckExecutionContext, lakehouse: Lakeho
 
 @daily_check(asset=key_of(tables.SILVER_TRANSACTIONS), blocking=True)
 def every_line_has_an_fx_rate(context: dg.AssetCheckExecutionContext, lakehouse: Lakehouse) -> dg.AssetCheckResult:
-    """Every silver line has its GBP->EUR and GBP->USD rates, so its money exists in three currencies."""
+    """Every silver line has its GBP->EUR and GBP->USD rates, or says why not (``fx_missing_reason``: no
+    fixing recent enough), so no money is converted at a stale rate and none goes missing unexplained."""
     silver = scan_window(lakehouse, tables.SILVER_TRANSACTIONS, check_window(context))
     failures = (
-        silver.filter(pl.col("gbp_eur").is_null() | pl.col("gbp_usd").is_null())
+        silver.filter((pl.col("gbp_eur").is_null() | pl.col("gbp_usd").is_null()) & pl.col("fx_missing_reason").is_null())
         .select("invoice_date", "invoice_no", "stock_code", "_source_file", "_source_sheet", "_source_row")
         .collect()
     )
-    return check_result(failures, "lines have no exchange rate")
+    return check_result(failures, "lines have no exchange rate and no reason")
+
+
+@daily_check(asset=key_of(tables.SILVER_TRANSACTIONS))
+def fx_rates_are_current(context: dg.AssetCheckExecutionContext, lakehouse: Lakehouse) -> dg.AssetCheckResult:
+    """Every business date has a current exchange rate; a warning names the dates whose lines have no EUR or
+    USD figure and how to get the rates (an API, or a release with newer bundled rates)."""
+    silver = scan_window(lakehouse, tables.SILVER_TRANSACTIONS, check_window(context))
+    missing = (
+        silver.filter(pl.col("fx_missing_reason").is_not_null())
+        .group_by("invoice_date")
+        .agg(pl.len().alias("lines"), pl.col("fx_missing_reason").first().alias("reason"))
+        .sort("invoice_date")
+        .collect()
+    )
+    if missing.is_empty():
+        return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN, metadata={"dates_without_rate": 0})
+    dates = missing["invoice_date"].cast(pl.String)
+    shown = ", ".join(dates.head(5).to_list()) + (f" and {dates.len() - 5} more" if dates.len() > 5 else "")
+    return dg.AssetCheckResult(
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{int(missing['lines'].sum())} lines on {dates.len()} business date(s) ({shown}) have no EUR or "
+        "USD figure: no ECB fixing within RETAIL_FX_MAX_AGE_DAYS days. Set RETAIL_FX_API_URL to fetch current "
+        "rates, or install a release with newer bundled rates; then rebuild those dates.",
+        metadata={
+            "dates_without_rate": dates.len(),
+            "lines_without_rate": int(missing["lines"].sum()),
+            "first_date": dates[0],
+            "last_date": dates[-1],
+        },
+    )
 
 
 @daily_check(asset=key_of(tables.SILVER_TRANSACTIONS))
