@@ -54,6 +54,8 @@ UTC_TS = pl.Datetime(time_unit="us", time_zone="UTC")
 LINE_TYPES = ["sale", "cancellation", "adjustment", "fee"]
 
 # Quarantine reason codes, stable: reports and people's scripts group by them.
+UNBALANCED_QUOTE = "unbalanced_quote"
+
 WRONG_FIELD_COUNT = "wrong_field_count"
 
 BAD_ENCODING = "bad_encoding"
@@ -75,6 +77,7 @@ CANCELLATION_NOT_NEGATIVE = "cancellation_not_negative"
 CUSTOMER_ID_HAS_WHITESPACE = "customer_id_has_whitespace"
 
 REASON_CODES = [
+    UNBALANCED_QUOTE,
     WRONG_FIELD_COUNT,
     BAD_ENCODING,
     MISSING_REQUIRED,
@@ -167,6 +170,32 @@ class BronzeTransactionsModel(pa.DataFrameModel):
     )
     ingested_at: UTC_TS = pa.Field(alias="_ingested_at", description="UTC time the run landed the row")
     run_id: str = pa.Field(alias="_run_id", description="Id of the Dagster run that wrote the row")
+    first_line: pl.Int64 = pa.Field(  # added in 1.2
+        alias="_first_line",
+        nullable=True,
+        ge=1,
+        description="1-based number of the first physical line of the record in its file (the header is line 1; "
+        "in a workbook, the sheet's row); null for rows landed before 1.2",
+    )
+    last_line: pl.Int64 = pa.Field(
+        alias="_last_line",
+        nullable=True,
+        ge=1,
+        description="Its last physical line: the same line unless a quoted field holds a line break",
+    )
+    encoding: str = pa.Field(
+        alias="_encoding",
+        nullable=True,
+        isin=["utf-8", "cp1252", "invalid"],
+        description="How the record's lines were decoded: utf-8, cp1252 (a line that is not UTF-8), or invalid "
+        "(neither: quarantined as bad_encoding)",
+    )
+    unbalanced_quote: bool = pa.Field(
+        alias="_unbalanced_quote",
+        nullable=True,
+        description="True when the record is one line whose quote never closes (quarantined as unbalanced_quote; "
+        "the lines after it are records of their own)",
+    )
 
     class Config:  # exactly these columns (their order is the writer's: evolved tables append)
         strict = True

@@ -63,24 +63,46 @@ class RawFile:
     extra_columns: tuple[str, ...] = ()
 
 
-def decode(data: bytes) -> tuple[bytes, str]:
-    """UTF-8 bytes of a file that may be UTF-8 (with or without BOM) or cp1252, and the encoding found.
+UTF8, CP1252, INVALID = "utf-8", "cp1252", "invalid"
 
-    polars reads only UTF-8, and its ``utf8-lossy`` would turn cp1252's ``£`` into a replacement character.
+
+def decode_lines(data: bytes) -> tuple[list[str], list[str]]:
+    """The physical lines of a file (without their line breaks: LF, CRLF or CR) and how each was decoded.
+
+    Each line on its own: valid UTF-8 is read as UTF-8; any other line as cp1252 (a shop's legacy export, or
+    one pasted line of one); a line that is not cp1252 either (five byte values mean nothing in it) is
+    decoded with U+FFFD for those bytes and marked ``invalid``, so silver quarantines its record as
+    bad_encoding instead of the file being rejected. polars reads only UTF-8, and its ``utf8-lossy``
+    would turn cp1252's ``£`` into a replacement character.
     """
     if data.startswith(_UTF8_BOM):
         data = data[len(_UTF8_BOM) :]
+    raw = data.splitlines()  # bytes split on LF, CRLF and CR only
     try:
-        data.decode("utf-8")
-        return data, "utf-8"
+        return [line.decode("utf-8") for line in raw], [UTF8] * len(raw)
     except UnicodeDecodeError:
         pass
-    try:
-        return data.decode("cp1252").encode("utf-8"), "cp1252"
-    except UnicodeDecodeError:
-        # Five byte values mean nothing in cp1252. Rather than reject the whole file for a few bad bytes,
-        # they become U+FFFD and silver quarantines the records holding one as bad_encoding.
-        return data.decode("cp1252", errors="replace").encode("utf-8"), "cp1252-with-undecodable-bytes"
+    lines, encodings = [], []
+    for line in raw:
+        try:
+            lines.append(line.decode("utf-8"))
+            encodings.append(UTF8)
+        except UnicodeDecodeError:
+            try:
+                lines.append(line.decode("cp1252"))
+                encodings.append(CP1252)
+            except UnicodeDecodeError:
+                lines.append(line.decode("cp1252", errors="replace"))
+                encodings.append(INVALID)
+    return lines, encodings
+
+
+def _file_encoding(lines: list[str], encodings: list[str]) -> str:
+    """How a file was decoded, for ``_format``: utf-8, cp1252 (every non-ASCII line), or mixed."""
+    found = set(encodings)
+    non_ascii_utf8 = any(e == UTF8 and not line.isascii() for line, e in zip(lines, encodings, strict=True))
+    base = "mixed" if CP1252 in found and non_ascii_utf8 else CP1252 if CP1252 in found else UTF8
+    return f"{base}-with-undecodable-bytes" if INVALID in found else base
 
 
 def map_header(columns: list[str]) -> tuple[str, dict[str, str], list[str]]:
@@ -102,32 +124,48 @@ def map_header(columns: list[str]) -> tuple[str, dict[str, str], list[str]]:
 
 
 def parse_csv(path: str, data: bytes) -> RawFile:
-    """Read one CSV landing file (RFC 4180 quoting, any accepted encoding) into its raw records.
+    """Read one CSV landing file (RFC 4180 quoting, each line in its encoding) into its raw records, each
+    with the span of physical lines it came from.
 
-    polars reads well-formed files fast. It cannot say how many fields a record had (a short record is
-    padded with nulls, a long one or a stray quote stops the read), so a file where it fails, or where a
-    record ends with a missing last field, is read again record by record: see ``read_records``.
+    polars reads the non-blank lines fast. Its records are trusted when there is one per line: a record
+    spanning lines (a quoted line break, or a quote that never closes swallowing what follows), a short
+    record (padded with nulls) or a stray quote (the read stops) sends the file to ``read_records``, which
+    reads it line by line.
     """
     sha256 = hashlib.sha256(data).hexdigest()
-    utf8, encoding = decode(data)
+    lines, encodings = decode_lines(data)
+    numbers = [n for n, line in enumerate(lines, start=1) if line.strip()]  # non-blank: records and header
+    if not numbers:
+        raise LandingError("empty file (no header)")
+    frame = None
     try:
-        frame = pl.read_csv(io.BytesIO(utf8), infer_schema=False, has_header=True, raise_if_empty=False)
-        regular = not frame.columns or frame[frame.columns[-1]].null_count() == 0
+        text = "\n".join(lines[n - 1] for n in numbers)
+        fast = pl.read_csv(io.BytesIO(text.encode()), infer_schema=False, has_header=True, raise_if_empty=False)
+        if fast.height == len(numbers) - 1 and (not fast.columns or fast[fast.columns[-1]].null_count() == 0):
+            spans = pl.Series(numbers[1:], dtype=pl.Int64)
+            frame = fast.with_columns(
+                pl.lit(None, pl.Int64).alias("_field_count"),
+                pl.lit(None, pl.String).alias("_raw_record"),
+                spans.alias("_first_line"),
+                spans.alias("_last_line"),
+                pl.Series("_encoding", [encodings[n - 1] for n in numbers[1:]], pl.String),
+                pl.lit(False).alias("_unbalanced_quote"),
+            ).with_row_index("_source_row", offset=1)
     except pl.exceptions.PolarsError:
-        regular = False
-    if regular:
-        frame = frame.with_columns(
-            pl.lit(None, pl.Int64).alias("_field_count"), pl.lit(None, pl.String).alias("_raw_record")
-        ).with_row_index("_source_row", offset=1)
-    else:
-        frame = read_records(utf8.decode("utf-8"))
+        frame = None
+    if frame is None:
+        frame = read_records(lines, encodings)
     if len(frame.columns) <= len(_READER_COLUMNS):
         raise LandingError("empty file (no header)")
     variant, records, extras = _to_records(frame, sheet=None)
-    return RawFile(path, sha256, f"csv/{variant}/{encoding}", records, tuple(extras))
+    return RawFile(path, sha256, f"csv/{variant}/{_file_encoding(lines, encodings)}", records, tuple(extras))
 
 
-_READER_COLUMNS = ("_field_count", "_raw_record", "_source_row")
+_READER_COLUMNS = (
+    "_field_count", "_raw_record", "_source_row", "_first_line", "_last_line", "_encoding", "_unbalanced_quote"
+)
+# The reader's columns a bronze record keeps, in the table's order (besides _source_row).
+_LINEAGE = ("_first_line", "_last_line", "_encoding", "_unbalanced_quote")
 
 
 def _to_records(frame: pl.DataFrame, sheet: str | None) -> tuple[str, pl.DataFrame, list[str]]:
@@ -143,7 +181,10 @@ def _to_records(frame: pl.DataFrame, sheet: str | None) -> tuple[str, pl.DataFra
         "_raw_record",
         pl.lit(sheet, pl.String).alias("_source_sheet"),
         pl.col("_source_row").cast(pl.Int64),
-    ).select(*BUSINESS_COLUMNS, "_extra", *_READER_COLUMNS[:2], "_source_sheet", "_source_row")
+        pl.col("_first_line", "_last_line").cast(pl.Int64),
+        pl.col("_encoding").cast(pl.String),
+        pl.col("_unbalanced_quote").cast(pl.Boolean),
+    ).select(*BUSINESS_COLUMNS, "_extra", "_field_count", "_raw_record", "_source_sheet", "_source_row", *_LINEAGE)
     return variant, records, [c.strip() for c in extras]
 
 
@@ -164,7 +205,15 @@ def parse_xlsx(path: str, data: bytes) -> RawFile:
             continue
         numbered = sheet.with_row_index("_source_row", offset=1).filter(
             ~pl.all_horizontal(pl.exclude("_source_row").is_null())
-        ).with_columns(pl.lit(None, pl.Int64).alias("_field_count"), pl.lit(None, pl.String).alias("_raw_record"))
+        ).with_columns(
+            pl.lit(None, pl.Int64).alias("_field_count"),
+            pl.lit(None, pl.String).alias("_raw_record"),
+            # The sheet's own row numbers: the header is row 1.
+            (pl.col("_source_row") + 1).alias("_first_line"),
+            (pl.col("_source_row") + 1).alias("_last_line"),
+            pl.lit(UTF8).alias("_encoding"),
+            pl.lit(False).alias("_unbalanced_quote"),
+        )
         try:
             variant, records, sheet_extras = _to_records(numbered, sheet=name)
         except LandingError as exc:
@@ -177,44 +226,110 @@ def parse_xlsx(path: str, data: bytes) -> RawFile:
     return RawFile(path, sha256, f"xlsx/{'+'.join(sorted(set(variants)))}", pl.concat(parts), tuple(extras))
 
 
-def read_records(text: str) -> pl.DataFrame:
-    """Every record of a CSV text, whatever its field count, with the raw text of the irregular ones.
+# A quoted field may hold line breaks (RFC 4180); one open for more lines than this is a quote that never closed.
+MAX_RECORD_LINES = 50
 
-    A record whose field count differs from the header's is kept (padded with nulls or cut to the header's
-    width) with ``_field_count`` and ``_raw_record`` set, so silver quarantines it with its source text.
-    Blank lines are not records. Python's csv module reads a stray quote as a character, as spreadsheets do.
+
+def _fields(text: str) -> list[str]:
+    """The fields of one record's text as the csv module reads it (a stray quote inside a field is a
+    character, as spreadsheets read it)."""
+    return next(csv.reader([text]), [])
+
+
+def _opens_quote(text: str) -> bool:
+    """Whether ``text`` ends inside a quoted field (its record goes on to the next line)."""
+    if '"' not in text:
+        return False
+    fields = next(csv.reader([text + "\n"]), [])
+    return bool(fields) and fields[-1].endswith("\n")
+
+
+def read_records(lines: list[str] | str, encodings: list[str] | None = None) -> pl.DataFrame:
+    """Every record of a CSV file's lines, whatever its field count, with the span of lines it came from.
+
+    A record is one line, or, when a quoted field is still open at the end of a line, the lines up to the
+    one that closes it, if that makes a record of the header's width and none of the lines taken is a
+    record by itself. Otherwise the quote never closed: the line alone is a record flagged
+    ``_unbalanced_quote`` with its raw text, and the next line starts the next record, so no line is
+    swallowed. A record whose field count differs from the header's is kept (padded with nulls or cut to the
+    header's width) with ``_field_count`` and ``_raw_record`` set. Blank lines are not records. Python's
+    csv module reads a stray quote inside a field as a character, as spreadsheets do.
     """
-    lines = io.StringIO(text, newline="").readlines()
-    reader = csv.reader(iter(lines))
-    header = next(reader, None)
-    if header is None:
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    encodings = encodings or [UTF8] * len(lines)
+    n = len(lines)
+    i = 0
+    while i < n and not lines[i].strip():
+        i += 1
+    if i == n:
         return pl.DataFrame()
+    header = _fields(lines[i])
     width = len(header)
+    i += 1
+
+    def alone(line: str) -> bool:
+        return bool(line.strip()) and not _opens_quote(line) and len(_fields(line)) == width
+
     rows: list[list[str | None]] = []
     counts: list[int | None] = []
     raws: list[str | None] = []
-    consumed = reader.line_num
-    for fields in reader:
-        start, consumed = consumed, reader.line_num
-        if not fields:
+    firsts: list[int] = []
+    lasts: list[int] = []
+    unbalanced: list[bool] = []
+    while i < n:
+        line = lines[i]
+        if not line.strip():
+            i += 1
             continue
-        if len(fields) == width:
+        last, broken = i, False
+        if _opens_quote(line):
+            text, j, closed = line, i + 1, False
+            while j < n and j - i < MAX_RECORD_LINES and not alone(lines[j]):
+                text += "\n" + lines[j]
+                if not _opens_quote(text):
+                    closed = len(_fields(text)) == width
+                    break
+                j += 1
+            if closed:
+                line, last = text, j
+            else:
+                broken = True
+        fields = _fields(line)
+        firsts.append(i + 1)
+        lasts.append(last + 1)
+        unbalanced.append(broken)
+        if broken:
+            rows.append((fields + [None] * width)[:width])
+            counts.append(None)
+            raws.append(lines[i])
+        elif len(fields) == width:
             rows.append(fields)
             counts.append(None)
             raws.append(None)
         else:
             rows.append((fields + [None] * width)[:width])
             counts.append(len(fields))
-            raws.append("".join(lines[start:consumed]).rstrip("\r\n"))
-    names = [f"column_{i}" for i in range(width)]
-    frame = pl.DataFrame(rows, schema={n: pl.String for n in names}, orient="row")
+            raws.append(line)
+        i = last + 1
+    names = [f"column_{k}" for k in range(width)]
+    frame = pl.DataFrame(rows, schema={name: pl.String for name in names}, orient="row")
     # Empty fields are nulls, as polars' fast path reads them.
-    frame = frame.with_columns(pl.when(pl.col(n) != "").then(pl.col(n)).alias(n) for n in names)
+    frame = frame.with_columns(pl.when(pl.col(name) != "").then(pl.col(name)).alias(name) for name in names)
+
+    def record_encoding(first: int, last: int) -> str:
+        found = set(encodings[first - 1 : last])
+        return INVALID if INVALID in found else CP1252 if CP1252 in found else UTF8
+
     return (
         frame.rename(dict(zip(names, _unique(header), strict=True)))
         .with_columns(
             pl.Series("_field_count", counts, pl.Int64),
             pl.Series("_raw_record", raws, pl.String),
+            pl.Series("_first_line", firsts, pl.Int64),
+            pl.Series("_last_line", lasts, pl.Int64),
+            pl.Series("_encoding", [record_encoding(a, b) for a, b in zip(firsts, lasts, strict=True)], pl.String),
+            pl.Series("_unbalanced_quote", unbalanced, pl.Boolean),
         )
         .with_row_index("_source_row", offset=1)
     )

@@ -61,7 +61,8 @@ FILES = {
     ]),
 }
 # Columns that differ between two runs over different landing bytes without being the customer's data.
-LINEAGE = {"_ingested_at", "_run_id", "_source_row", "_file_sha256", "_fetched_at"}
+# Where a row sits in its file (record and line numbers shift when the customer's lines are removed), and when.
+LINEAGE = {"_ingested_at", "_run_id", "_source_row", "_first_line", "_last_line", "_file_sha256", "_fetched_at"}
 # Reference and bookkeeping tables: not the customers' data (the manifest records file sizes and hashes).
 NOT_COMPARED = {"bronze/landed_files", "bronze/fx_rates", "bronze/countries", ERASED_ROWS_TABLE, REGISTER}
 

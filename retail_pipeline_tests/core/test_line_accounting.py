@@ -72,4 +72,4 @@ def test_each_line_is_decoded_on_its_own(newline):
     assert by_line[11]["description"] == "TEA SET £ PRICE" and by_line[11]["_encoding"] == "cp1252"
     assert by_line[12]["_encoding"] == "invalid"
     assert {row["_encoding"] for n, row in by_line.items() if n not in (11, 12)} == {"utf-8"}
-    assert raw.format == "csv/online_retail_i/mixed"
+    assert raw.format == "csv/online_retail_i/mixed-with-undecodable-bytes"

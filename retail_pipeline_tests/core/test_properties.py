@@ -5,12 +5,14 @@ do (a field missing or added, garbage numbers and dates, stray quotes, blank lin
 checks that every record read from the file is either a silver line, a quarantined row or a dropped duplicate.
 """
 
+import csv
 from datetime import date, datetime, timezone
 
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from retail_pipeline.core.contracts import BUSINESS_COLUMNS as BUSINESS
 from retail_pipeline.core.landing_files import LandingError, parse_csv, to_bronze
 from retail_pipeline.core.transforms.silver import build_silver
 
@@ -85,3 +87,54 @@ def test_every_record_is_accounted_for(data: bytes):
     assert frame.height == result.transactions.height + result.quarantine.height + int(stats["duplicates_dropped"].sum())
     assert result.quarantine["reason_code"].null_count() == 0
     assert set(result.quarantine["_source_row"]) | set(result.transactions["_source_row"]) <= set(frame["_source_row"])
+
+
+@st.composite
+def corrupted_file(draw) -> tuple[bytes, list[tuple[int, str]]]:
+    """A shop file with some lines corrupted, and the untouched ones: (physical line number, text)."""
+    lines, untouched = [], []
+    for _ in range(draw(st.integers(1, 30))):
+        line = draw(good_line)
+        which = draw(st.integers(0, 12))  # 0-3: untouched (about a third), else CORRUPTIONS[which - 4]
+        lines.append(CORRUPTIONS[which - 4](line) if which > 3 else line)
+        if which <= 3:
+            untouched.append((len(lines) + 1, line))  # the header is line 1
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    return (newline.join([HEADER, *lines]) + newline).encode(draw(st.sampled_from(["utf-8", "cp1252"]))), untouched
+
+
+CORRUPTIONS = [
+    lambda l: l.rsplit(",", 1)[0],  # a field missing
+    lambda l: l + ",surplus",  # a field too many
+    lambda l: '"' + l,  # a quote opened at the start of the line, never closed
+    lambda l: l.replace(",", ',"', 1),  # one opened at the second field
+    lambda l: l.replace(",", ',"', 2).replace(',"', ",", 1),  # at the third
+    lambda l: "",  # a blank line
+    lambda l: "   ",  # one of spaces
+    lambda l: l.replace("HEART", 'HE"ART'),  # a quote inside a field: a character
+    lambda l: l.rsplit(",", 1)[0] + ',"' + l.rsplit(",", 1)[1],  # a quote opening the last field
+]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(corrupted_file())
+def test_every_untouched_line_reaches_silver_with_its_own_values(case):
+    data, untouched = case
+    raw = parse_csv("shop.csv", data)
+    records = raw.records
+    by_first = {row["_first_line"]: row for row in records.iter_rows(named=True)}
+    # Spans are disjoint and in order: no line belongs to two records.
+    spans = list(zip(records["_first_line"], records["_last_line"], strict=True))
+    assert all(a <= b for a, b in spans) and all(b < c for (_, b), (c, _) in zip(spans, spans[1:]))
+    for number, line in untouched:
+        record = by_first.get(number)
+        assert record is not None and record["_last_line"] == number, (number, line, spans)
+        fields = next(csv.reader([line]))
+        assert [record[c] for c in BUSINESS] == [f if f != "" else None for f in fields], (number, line)
+    bronze = to_bronze(raw, START, END, datetime(2026, 1, 1, tzinfo=timezone.utc), "run").collect()
+    if bronze["_partition_date"].is_null().any():
+        return  # no placeable date at all: landing rejects such a file (tested in test_landing)
+    first, last = bronze["_partition_date"].min(), bronze["_partition_date"].max()
+    result = build_silver(bronze.lazy(), FX, COUNTRIES, first, date.fromordinal(last.toordinal() + 1), START, END, "run")
+    quarantined_lines = set(result.quarantine["_first_line"])
+    assert not quarantined_lines & {number for number, _ in untouched}

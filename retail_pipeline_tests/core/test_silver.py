@@ -28,6 +28,10 @@ def bronze(rows: list[tuple], partition_dates: list[date] | None = None) -> pl.L
         pl.lit("csv/online_retail_i/utf-8").alias("_format"),
         pl.lit(datetime(2026, 1, 1)).cast(pl.Datetime("us", "UTC")).alias("_ingested_at"),
         pl.lit("run").alias("_run_id"),
+        pl.int_range(2, n + 2, dtype=pl.Int64).alias("_first_line"),
+        pl.int_range(2, n + 2, dtype=pl.Int64).alias("_last_line"),
+        pl.lit("utf-8").alias("_encoding"),
+        pl.lit(False).alias("_unbalanced_quote"),
     ).select(BRONZE_TRANSACTIONS.names()).lazy()
 
 

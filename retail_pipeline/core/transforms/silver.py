@@ -22,6 +22,7 @@ from retail_pipeline.core.contracts import (
     PARTITION_STATS,
     SILVER_QUARANTINE,
     SILVER_TRANSACTIONS,
+    UNBALANCED_QUOTE,
     UNPARSEABLE_DATE,
     UNPARSEABLE_PRICE,
     UNPARSEABLE_QUANTITY,
@@ -82,12 +83,18 @@ def _rejection(start: date, end: date) -> tuple[pl.Expr, pl.Expr]:
     business_date = pl.col("__invoice_ts").dt.date()
     rules: list[tuple[pl.Expr, str, pl.Expr]] = [
         (
+            pl.col("_unbalanced_quote").fill_null(False),
+            UNBALANCED_QUOTE,
+            pl.format("a quote opened on line {} never closes (the lines after it are records of their own)", pl.col("_first_line")),
+        ),
+        (
             pl.col("_field_count").is_not_null(),
             WRONG_FIELD_COUNT,
             pl.format("record has {} fields, unlike its file's header", pl.col("_field_count")),
         ),
         (
-            pl.any_horizontal([pl.col(c).str.contains(REPLACEMENT, literal=True) for c in BUSINESS_COLUMNS]),
+            (pl.col("_encoding") == "invalid").fill_null(False)
+            | pl.any_horizontal([pl.col(c).str.contains(REPLACEMENT, literal=True) for c in BUSINESS_COLUMNS]),
             BAD_ENCODING,
             pl.lit(f"bytes that are neither UTF-8 nor cp1252 (shown as {REPLACEMENT})"),
         ),
