@@ -66,8 +66,18 @@ class RawFile:
 UTF8, CP1252, INVALID = "utf-8", "cp1252", "invalid"
 
 
+def _normalised(data: bytes) -> bytes:
+    """The bytes without a UTF-8 BOM; a file whose lines end in CR alone (classic Mac) gets LF line ends.
+    Lines end at LF (a CR before it is part of the line end), as polars reads them."""
+    if data.startswith(_UTF8_BOM):
+        data = data[len(_UTF8_BOM) :]
+    if b"\n" not in data and b"\r" in data:
+        data = data.replace(b"\r", b"\n")
+    return data
+
+
 def decode_lines(data: bytes) -> tuple[list[str], list[str]]:
-    """The physical lines of a file (without their line breaks: LF, CRLF or CR) and how each was decoded.
+    """The physical lines of a file (without their line ends) and how each was decoded.
 
     Each line on its own: valid UTF-8 is read as UTF-8; any other line as cp1252 (a shop's legacy export, or
     one pasted line of one); a line that is not cp1252 either (five byte values mean nothing in it) is
@@ -75,13 +85,10 @@ def decode_lines(data: bytes) -> tuple[list[str], list[str]]:
     bad_encoding instead of the file being rejected. polars reads only UTF-8, and its ``utf8-lossy``
     would turn cp1252's ``£`` into a replacement character.
     """
-    if data.startswith(_UTF8_BOM):
-        data = data[len(_UTF8_BOM) :]
-    raw = data.splitlines()  # bytes split on LF, CRLF and CR only
-    try:
-        return [line.decode("utf-8") for line in raw], [UTF8] * len(raw)
-    except UnicodeDecodeError:
-        pass
+    raw = _normalised(data).split(b"\n")
+    if raw and raw[-1] == b"":
+        raw.pop()  # the last line's end
+    raw = [line[:-1] if line.endswith(b"\r") else line for line in raw]
     lines, encodings = [], []
     for line in raw:
         try:
@@ -127,38 +134,67 @@ def parse_csv(path: str, data: bytes) -> RawFile:
     """Read one CSV landing file (RFC 4180 quoting, each line in its encoding) into its raw records, each
     with the span of physical lines it came from.
 
-    polars reads the non-blank lines fast. Its records are trusted when there is one per line: a record
-    spanning lines (a quoted line break, or a quote that never closes swallowing what follows), a short
-    record (padded with nulls) or a stray quote (the read stops) sends the file to ``read_records``, which
-    reads it line by line.
+    polars reads the file fast (``_one_record_per_line``); its records are trusted when there is exactly one
+    per non-blank line. A record spanning lines (a quoted line break, or a quote that never closes
+    swallowing what follows), a short record (padded with nulls) or a stray quote (the read stops) sends the
+    file to ``read_records``, which reads it line by line. A file that is not valid UTF-8 is decoded line by
+    line first (``decode_lines``).
     """
     sha256 = hashlib.sha256(data).hexdigest()
-    lines, encodings = decode_lines(data)
-    numbers = [n for n, line in enumerate(lines, start=1) if line.strip()]  # non-blank: records and header
-    if not numbers:
-        raise LandingError("empty file (no header)")
-    frame = None
+    utf8 = _normalised(data)
+    lines: list[str] | None = None
+    encodings: list[str] | None = None
     try:
-        text = "\n".join(lines[n - 1] for n in numbers)
-        fast = pl.read_csv(io.BytesIO(text.encode()), infer_schema=False, has_header=True, raise_if_empty=False)
-        if fast.height == len(numbers) - 1 and (not fast.columns or fast[fast.columns[-1]].null_count() == 0):
-            spans = pl.Series(numbers[1:], dtype=pl.Int64)
-            frame = fast.with_columns(
-                pl.lit(None, pl.Int64).alias("_field_count"),
-                pl.lit(None, pl.String).alias("_raw_record"),
-                spans.alias("_first_line"),
-                spans.alias("_last_line"),
-                pl.Series("_encoding", [encodings[n - 1] for n in numbers[1:]], pl.String),
-                pl.lit(False).alias("_unbalanced_quote"),
-            ).with_row_index("_source_row", offset=1)
-    except pl.exceptions.PolarsError:
-        frame = None
+        utf8.decode("utf-8")
+    except UnicodeDecodeError:
+        lines, encodings = decode_lines(utf8)
+        utf8 = "\n".join(lines).encode("utf-8")
+    frame = _one_record_per_line(utf8, encodings)
     if frame is None:
+        if lines is None:
+            lines, encodings = decode_lines(utf8)
         frame = read_records(lines, encodings)
     if len(frame.columns) <= len(_READER_COLUMNS):
         raise LandingError("empty file (no header)")
     variant, records, extras = _to_records(frame, sheet=None)
-    return RawFile(path, sha256, f"csv/{variant}/{_file_encoding(lines, encodings)}", records, tuple(extras))
+    encoding = UTF8 if lines is None else _file_encoding(lines, encodings)
+    return RawFile(path, sha256, f"csv/{variant}/{encoding}", records, tuple(extras))
+
+
+def _one_record_per_line(utf8: bytes, encodings: list[str] | None) -> pl.DataFrame | None:
+    """polars' records of a UTF-8 file with their line numbers, or None unless every non-blank line after
+    the header is one record of the header's width. The lines are read as one column (no quoting) to tell
+    blank lines, which polars reads as empty records, from records with every field empty."""
+    read = dict(infer_schema=False, raise_if_empty=False)
+    try:
+        lines = pl.read_csv(
+            io.BytesIO(utf8), has_header=False, new_columns=["line"], separator="\x1f", quote_char=None,
+            truncate_ragged_lines=True, **read,
+        )
+        records = pl.read_csv(io.BytesIO(utf8), has_header=True, **read)
+    except pl.exceptions.PolarsError:
+        return None
+    if lines.height < 1 or not records.columns or records.height != lines.height - 1:
+        return None
+    if encodings is not None and len(encodings) != lines.height:
+        return None
+    filled = lines["line"].str.strip_chars().fill_null("").str.len_bytes() > 0
+    if not filled[0]:
+        return None  # a blank line before the header
+    keep = filled.slice(1)
+    records = records.filter(keep)
+    if records[records.columns[-1]].null_count():
+        return None  # a short record, padded with nulls: read record by record
+    numbers = pl.int_range(2, lines.height + 1, dtype=pl.Int64, eager=True).filter(keep)
+    found = pl.Series(encodings[1:], dtype=pl.String).filter(keep) if encodings else pl.repeat(UTF8, records.height, eager=True)
+    return records.with_columns(
+        pl.lit(None, pl.Int64).alias("_field_count"),
+        pl.lit(None, pl.String).alias("_raw_record"),
+        numbers.alias("_first_line"),
+        numbers.alias("_last_line"),
+        found.alias("_encoding"),
+        pl.lit(False).alias("_unbalanced_quote"),
+    ).with_row_index("_source_row", offset=1)
 
 
 _READER_COLUMNS = (
