@@ -73,3 +73,12 @@ def test_each_line_is_decoded_on_its_own(newline):
     assert by_line[12]["_encoding"] == "invalid"
     assert {row["_encoding"] for n, row in by_line.items() if n not in (11, 12)} == {"utf-8"}
     assert raw.format == "csv/online_retail_i/mixed-with-undecodable-bytes"
+
+
+def test_classic_mac_line_ends_and_blank_lines_in_a_regular_file():
+    raw = parse_csv("mac.csv", "\r".join([HEADER, good(1), "", good(3), good(4)]).encode() + b"\r")
+    assert spans(raw) == [(2, 2), (4, 4), (5, 5)]
+    assert raw.records["invoice_no"].to_list() == ["536601", "536603", "536604"]
+    # A record whose fields are all empty is a line, not a blank: it is a record (silver quarantines it).
+    everything_empty = parse_csv("empty.csv", "\n".join([HEADER, good(1), ",,,,,,,", good(3)]).encode())
+    assert spans(everything_empty) == [(2, 2), (3, 3), (4, 4)]
