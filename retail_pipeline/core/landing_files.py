@@ -1,6 +1,7 @@
-"""Reading one landing file: the bytes of a shop export (CSV in UTF-8 or cp1252, or an .xlsx workbook)
-become its raw records, every field the string found, with our column names and record numbers; and
-those records become bronze rows placed in their business dates.
+"""Reading one landing file: the bytes of a shop export (CSV with UTF-8 or cp1252 lines, or an .xlsx
+workbook) become its raw records, every field the string found, with our column names, record numbers and
+the span of physical lines each came from; and those records become bronze rows placed in their business
+dates.
 
 Pure: it takes bytes and returns frames. Which files exist, and reading them from disk, is the landing
 zone's job (``adapters/landing_zone.py``).
@@ -59,7 +60,8 @@ class RawFile:
     path: str
     sha256: str
     format: str
-    records: pl.DataFrame  # BUSINESS_COLUMNS, _extra, _field_count, _raw_record, _source_sheet, _source_row
+    # BUSINESS_COLUMNS, _extra, _field_count, _raw_record, _source_sheet, _source_row, and _LINEAGE
+    records: pl.DataFrame
     extra_columns: tuple[str, ...] = ()
 
 
