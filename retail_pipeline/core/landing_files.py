@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -268,18 +269,22 @@ def parse_xlsx(path: str, data: bytes) -> RawFile:
 MAX_RECORD_LINES = 50
 
 
-def _fields(text: str) -> list[str]:
+def _read(text: str) -> tuple[list[str], bool]:
     """The fields of one record's text as the csv module reads it (a stray quote inside a field is a
-    character, as spreadsheets read it)."""
-    return next(csv.reader([text]), [])
+    character, as spreadsheets read it), and whether the text ends inside a quoted field (its record goes
+    on to the next line). One parse: a line end is appended, which only a still-open quote keeps."""
+    fields = next(csv.reader([text + "\n"]), [])
+    if fields and fields[-1].endswith("\n"):
+        return fields, True
+    return fields, False
+
+
+def _fields(text: str) -> list[str]:
+    return _read(text)[0] if '"' in text else text.split(",")
 
 
 def _opens_quote(text: str) -> bool:
-    """Whether ``text`` ends inside a quoted field (its record goes on to the next line)."""
-    if '"' not in text:
-        return False
-    fields = next(csv.reader([text + "\n"]), [])
-    return bool(fields) and fields[-1].endswith("\n")
+    return '"' in text and _read(text)[1]
 
 
 def read_records(lines: list[str] | str, encodings: list[str] | None = None) -> pl.DataFrame:
@@ -315,41 +320,53 @@ def read_records(lines: list[str] | str, encodings: list[str] | None = None) -> 
     firsts: list[int] = []
     lasts: list[int] = []
     unbalanced: list[bool] = []
-    while i < n:
-        line = lines[i]
-        if not line.strip():
-            i += 1
-            continue
-        last, broken = i, False
-        if _opens_quote(line):
-            text, j, closed = line, i + 1, False
-            while j < n and j - i < MAX_RECORD_LINES and not alone(lines[j]):
-                text += "\n" + lines[j]
-                if not _opens_quote(text):
-                    closed = len(_fields(text)) == width
-                    break
-                j += 1
-            if closed:
-                line, last = text, j
-            else:
-                broken = True
-        fields = _fields(line)
-        firsts.append(i + 1)
+
+    def add(first: int, last: int, fields: list[str], broken: bool, text: str) -> None:
+        firsts.append(first + 1)
         lasts.append(last + 1)
         unbalanced.append(broken)
-        if broken:
-            rows.append((fields + [None] * width)[:width])
-            counts.append(None)
-            raws.append(lines[i])
-        elif len(fields) == width:
+        if not broken and len(fields) == width:
             rows.append(fields)
             counts.append(None)
             raws.append(None)
         else:
             rows.append((fields + [None] * width)[:width])
-            counts.append(len(fields))
-            raws.append(line)
-        i = last + 1
+            counts.append(None if broken else len(fields))
+            raws.append(text)
+
+    def spanning(first: int) -> int:
+        """The record starting at line ``first``, whose quote is open at its end: up to the line that closes
+        it, or that line alone (unbalanced); the index of its last line."""
+        text, j = lines[first], first + 1
+        while j < n and j - first < MAX_RECORD_LINES and not alone(lines[j]):
+            text += "\n" + lines[j]
+            if not _opens_quote(text):
+                fields = _fields(text)
+                if len(fields) == width:
+                    add(first, j, fields, False, text)
+                    return j
+                break
+            j += 1
+        add(first, first, next(csv.reader([lines[first]]), []), True, lines[first])
+        return first
+
+    # One csv reader over the lines, as long as each record it reads is one line (C speed); a record that
+    # takes more lines (an open quote) is decided by ``spanning``, and a new reader starts after it.
+    while i < n:
+        reader = csv.reader(itertools.islice(lines, i, None))
+        consumed, resume = 0, None
+        for fields in reader:
+            first, consumed = i + consumed, reader.line_num
+            line = lines[first]
+            # Several lines read, or the last line of the file ending inside a quote.
+            if i + consumed - 1 > first or (first == n - 1 and _opens_quote(line)):
+                resume = spanning(first) + 1
+                break
+            if line.strip():
+                add(first, first, fields, False, line)
+        if resume is None:
+            break
+        i = resume
     names = [f"column_{k}" for k in range(width)]
     frame = pl.DataFrame(rows, schema={name: pl.String for name in names}, orient="row")
     # Empty fields are nulls, as polars' fast path reads them.
