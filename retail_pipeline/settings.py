@@ -52,6 +52,8 @@ DEFAULT_LAKEHOUSE = "data/lakehouse"
 DEFAULT_START = "2010-12-01"
 EXECUTORS = ("in_process", "multiprocess")
 DEFAULT_RETENTION_HOURS = 168  # Delta's own minimum default: 7 days
+# core.enrichment.fx.DEFAULT_MAX_AGE_DAYS (not imported: it would load polars for `retail-pipeline --help`)
+DEFAULT_MAX_AGE_DAYS = 7
 # An object-store lakehouse's settings, read from the standard AWS variables; the credentials are secrets.
 STORAGE_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ALLOW_HTTP")
 STORAGE_SECRETS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -239,7 +241,7 @@ class Settings:
     landing_sensor_interval_s: int = 30
     retry_backoff_s: int = 300
     lock_lease_s: int = 60
-    fx_max_age_days: int = 7
+    fx_max_age_days: int = DEFAULT_MAX_AGE_DAYS
     schedule_time: str = "02:00"
     vacuum_retention_hours: int = DEFAULT_RETENTION_HOURS
     max_unknown_country_share: float = 0.05
@@ -268,7 +270,7 @@ class Settings:
             landing_sensor_interval_s=reader.get("RETAIL_LANDING_SENSOR_INTERVAL_S", _positive_int, 30),
             retry_backoff_s=reader.get("RETAIL_RETRY_BACKOFF_S", _positive_int, 300),
             lock_lease_s=reader.get("RETAIL_LOCK_LEASE_S", _positive_int, 60),
-            fx_max_age_days=reader.get("RETAIL_FX_MAX_AGE_DAYS", _whole_number, 7),
+            fx_max_age_days=reader.get("RETAIL_FX_MAX_AGE_DAYS", _whole_number, DEFAULT_MAX_AGE_DAYS),
             schedule_time=reader.get("RETAIL_SCHEDULE_TIME", _clock_time, "02:00"),
             vacuum_retention_hours=reader.get("RETAIL_VACUUM_RETENTION_HOURS", _whole_number, DEFAULT_RETENTION_HOURS),
             max_unknown_country_share=reader.get("RETAIL_MAX_UNKNOWN_COUNTRY_SHARE", _share, 0.05),

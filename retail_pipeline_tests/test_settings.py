@@ -100,3 +100,10 @@ def test_importing_the_definitions_reads_no_setting(monkeypatch):
     importlib.reload(entry)  # importing reads nothing
     with pytest.raises(SettingsError, match="RETAIL_EXECUTOR='threads'"):
         entry.defs()
+
+
+def test_the_fx_age_default_is_the_transforms_own():
+    from retail_pipeline.core.enrichment import fx
+    from retail_pipeline.settings import DEFAULT_MAX_AGE_DAYS
+
+    assert Settings().fx_max_age_days == DEFAULT_MAX_AGE_DAYS == fx.DEFAULT_MAX_AGE_DAYS

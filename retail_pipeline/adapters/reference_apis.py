@@ -36,7 +36,7 @@ import polars as pl
 
 from retail_pipeline.adapters.http_client import ApiClient, ApiError, CircuitBreaker, RateLimiter, RetryPolicy
 from retail_pipeline.core.enrichment.countries import RESTCOUNTRIES_FIELDS, parse_restcountries, restcountries_rows
-from retail_pipeline.core.enrichment.fx import frankfurter_rows, parse_frankfurter
+from retail_pipeline.core.enrichment.fx import DEFAULT_MAX_AGE_DAYS, frankfurter_rows, parse_frankfurter
 from retail_pipeline.settings import ApiSettings
 
 
@@ -122,7 +122,7 @@ class FxApi(HttpApi):
     symbols: str = "GBP,USD"
     # How long a fixing is carried forward (RETAIL_FX_MAX_AGE_DAYS), whichever source it came from: a later
     # day gets no rate rather than a stale one (silver/fx_daily).
-    max_age_days: int = 7
+    max_age_days: int = DEFAULT_MAX_AGE_DAYS
 
     def fetch(self, ranges: list[tuple[date, date]]) -> FetchReport:
         """Each range as one request, concurrently; a range that fails is reported, not raised."""
