@@ -25,24 +25,15 @@ import time
 from datetime import date
 from pathlib import Path
 
-import duckdb
-
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.lakehouse_state import current_plan
-from retail_pipeline.app.generate import generate_landing
 from retail_pipeline.defs.partitions import partition_bounds
+from retail_pipeline_tests.app.healing_scenario import copy_landing, landings, warehouse_rows
 from retail_pipeline_tests.fingerprint import fingerprints
 
 REPO = Path(__file__).resolve().parents[1]
 UNTIL = date(2026, 10, 30)
 UP_TO_DATE = "up to date: every daily table, the whole-history marts, the warehouse and the report"
-
-
-def copy_landing(source: Path, target: Path) -> Path:
-    target.mkdir(parents=True, exist_ok=True)
-    for path in source.iterdir():
-        shutil.copy2(path, target / path.name)
-    return target
 
 
 def start(landing: Path, lake: Path, home: Path) -> subprocess.Popen:
@@ -51,12 +42,6 @@ def start(landing: Path, lake: Path, home: Path) -> subprocess.Popen:
     env = {**os.environ, "DAGSTER_HOME": str(home), "DAGSTER_DATA_DIR": str(home)}
     command = [sys.executable, "-m", "retail_pipeline.app.cli", "run", "--landing", str(landing), "--lakehouse", str(lake)]
     return subprocess.Popen(command, cwd=home, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def warehouse_rows(site: Path) -> dict[str, int]:
-    with duckdb.connect(str(site / "warehouse.duckdb"), read_only=True) as con:
-        names = [row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
-        return {name: con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0] for name in sorted(names)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,16 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(args.seed)
     root = Path(tempfile.mkdtemp(prefix="kill_loop_"))
 
-    every_day = root / "every_day"
-    generate_landing(every_day, rows=args.rows, start=date(2011, 6, 1), end=date(2011, 6, 19))
-    before = root / "before"
-    before.mkdir()
-    for path in sorted(every_day.iterdir()):
-        if path.name <= "online_retail_2011-06-09.csv":
-            shutil.copy2(path, before / path.name)
-    after = copy_landing(every_day, root / "after")
-    june_3 = after / "online_retail_2011-06-03.csv"
-    june_3.write_bytes(b"".join(june_3.read_bytes().splitlines(keepends=True)[:-20]))
+    before, after = landings(root, args.rows, date(2011, 6, 19), date(2011, 6, 9), date(2011, 6, 3))
 
     def run_to_end(landing: Path, lake: Path, home: Path) -> tuple[float, str]:
         started = time.monotonic()

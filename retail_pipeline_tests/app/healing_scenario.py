@@ -48,23 +48,31 @@ def warehouse_rows(site: Path) -> dict[str, int]:
         return {name: con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0] for name in sorted(names)}
 
 
+def landings(root: Path, rows: int, last: date, kept_until: date, changed: date) -> tuple[Path, Path]:
+    """Day files of June 1 to ``last`` generated under ``root``; ``before``: those up to ``kept_until``;
+    ``after``: all of them with ``changed`` re-exported 20 lines shorter."""
+    from retail_pipeline.app.generate import generate_landing
+
+    every_day = root / "every_day"
+    generate_landing(every_day, rows=rows, start=date(2011, 6, 1), end=last)
+    before = root / "before"
+    before.mkdir()
+    for path in sorted(every_day.iterdir()):
+        if path.name <= f"online_retail_{kept_until}.csv":
+            shutil.copy2(path, before / path.name)
+    after = copy_landing(every_day, root / "after")
+    trim(after / f"online_retail_{changed}.csv", 20)
+    return before, after
+
+
 def build(root: Path) -> None:
     import dagster as dg
 
-    from retail_pipeline.app.generate import generate_landing
     from retail_pipeline.app.runner import run_pipeline
     from retail_pipeline_tests.fingerprint import fingerprints
 
     root.mkdir(parents=True, exist_ok=True)
-    every_day = root / "every_day"
-    generate_landing(every_day, rows=1_500, start=date(2011, 6, 1), end=date(2011, 6, 8))
-    before = root / "before"
-    before.mkdir()
-    for path in sorted(every_day.iterdir()):
-        if path.name <= "online_retail_2011-06-04.csv":
-            shutil.copy2(path, before / path.name)
-    after = copy_landing(every_day, root / "after")
-    trim(after / "online_retail_2011-06-02.csv", 20)
+    before, after = landings(root, 1_500, date(2011, 6, 8), date(2011, 6, 4), date(2011, 6, 2))
     clean = {}
     for landing, site in ((before, "base"), (after, "clean")):
         run_pipeline(str(landing), str(root / site / "lake"), dg.DagsterInstance.ephemeral(), say=lambda _: None)
