@@ -82,3 +82,64 @@ def test_classic_mac_line_ends_and_blank_lines_in_a_regular_file():
     # A record whose fields are all empty is a line, not a blank: it is a record (silver quarantines it).
     everything_empty = parse_csv("empty.csv", "\n".join([HEADER, good(1), ",,,,,,,", good(3)]).encode())
     assert spans(everything_empty) == [(2, 2), (3, 3), (4, 4)]
+
+
+def physical_lines(body: bytes) -> list[bytes]:
+    """The file's physical lines as an editor counts them (CRLF, CR or LF ends; a last line without an end
+    counts, the end of the last line opens no new one)."""
+    return body.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")[: -1 if body.endswith((b"\n", b"\r")) else None]
+
+
+def assert_lines_accounted(raw, body: bytes) -> None:
+    """Every physical line is the header or a blank line (``lines_outside_records``) or in exactly one
+    record's span, and every non-blank line after the header is in a span."""
+    lines = physical_lines(body)
+    assert raw.lines == len(lines)
+    covered = [n for first, last in spans(raw) for n in range(first, last + 1)]
+    assert len(covered) == len(set(covered)), "a line is in two records"
+    assert len(covered) + raw.lines_outside_records == raw.lines
+    header = next(n for n, line in enumerate(lines, 1) if line.strip())
+    outside = set(range(1, raw.lines + 1)) - set(covered)
+    assert all(n <= header or not lines[n - 1].strip() for n in outside), "a non-blank line is in no record"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(("\n".join([HEADER, good(1), good(2)]) + "\n").encode(), id="regular"),
+        pytest.param("\n".join([HEADER, good(1), good(2)]).encode(), id="no-final-line-end"),
+        pytest.param(("\r\n".join(["", "  ", HEADER, good(1), "", good(3), "", ""]) + "\r\n").encode(), id="blanks"),
+        pytest.param(
+            "\n".join([HEADER, good(1), '536302,21777,"RECIPE BOX', "", 'IN THREE LINES",2,12/1/2010 9:02,7.95,,EIRE', good(3)]).encode(),
+            id="blank-line-inside-a-quoted-field",
+        ),
+        pytest.param(
+            "\n".join([HEADER, good(1), '536303,22633,"12 PENCILS,3,12/1/2010 9:03,0.65,13047,EIRE', good(4), good(5, '"A, B"')]).encode(),
+            id="stray-quote",
+        ),
+        pytest.param("\r".join([HEADER, good(1), "", good(3)]).encode() + b"\r", id="classic-mac"),
+        pytest.param(
+            b"\n".join([HEADER.encode(), good(1).encode(), b"536302,22139,TEA \xa3,1,12/1/2010 9:11,4.95,,EIRE", b"", b"1,2,3"]),
+            id="cp1252-and-short",
+        ),
+    ],
+)
+def test_every_physical_line_is_the_header_a_blank_or_in_one_record(body):
+    assert_lines_accounted(parse_csv("f.csv", body), body)
+
+
+def test_a_workbook_counts_its_rows_as_lines():
+    from retail_pipeline.core.landing_files import parse_xlsx
+    from retail_pipeline_tests.adapters.test_landing import II, _workbook
+
+    data = _workbook(
+        {
+            "A": [II, ["489434", "85048", "LED", 12, "12/1/2010 7:45", 6.95, 13085.0, "EIRE"], [None] * 8, ["1"] + [None] * 7],
+            "Notes": [],
+            "B": [II, ["536365", "85123A", "HEART", 6, "12/2/2010 8:26", 2.55, 17850, "EIRE"]],
+        }
+    )
+    raw = parse_xlsx("book.xlsx", data)
+    assert raw.lines == 4 + 2  # sheet A: header, two records, an empty row; sheet B: header, a record
+    assert raw.lines_outside_records == 3
+    assert raw.records.height + raw.lines_outside_records == raw.lines

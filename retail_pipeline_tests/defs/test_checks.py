@@ -7,7 +7,12 @@ import dagster as dg
 import polars as pl
 
 from retail_pipeline.core.dates import Window
-from retail_pipeline.core.invariants import revenue_mismatches, row_conservation_failures
+from retail_pipeline.core.invariants import (
+    line_accounting,
+    line_conservation_failures,
+    revenue_mismatches,
+    row_conservation_failures,
+)
 from retail_pipeline.defs.definitions import build_definitions
 from retail_pipeline.defs.jobs import RANGE_END_TAG, RANGE_START_TAG
 from retail_pipeline.defs.resources import build_resources
@@ -47,6 +52,52 @@ def test_revenue_mismatch_names_the_date_and_the_measure():
     assert revenue_mismatches(silver, gold).height == 0
     wrong = gold.with_columns(pl.when(pl.col("invoice_date") == D2).then(3.5).otherwise(pl.col("gross_revenue_eur")).alias("gross_revenue_eur"))
     assert revenue_mismatches(silver, wrong)["invoice_date"].to_list() == [D2]
+
+
+def _files(**over):
+    base = {"path": ["a.csv"], "sha256": ["a" * 64], "lines": [6], "lines_outside_records": [2],
+            "partition_dates": [[D1, D2]]}
+    return pl.LazyFrame({**base, **over}, schema_overrides={"partition_dates": pl.List(pl.Date)})
+
+
+def _bronze(spans, dates=None):
+    dates = dates or [D1] * len(spans)
+    return pl.LazyFrame(
+        {
+            "_file_sha256": ["a" * 64] * len(spans),
+            "_partition_date": dates,
+            "_source_sheet": [None] * len(spans),
+            "_first_line": [a for a, _ in spans],
+            "_last_line": [b for _, b in spans],
+        },
+        schema_overrides={"_source_sheet": pl.String, "_first_line": pl.Int64, "_last_line": pl.Int64},
+    )
+
+
+NO_ERASED = pl.LazyFrame(schema={"_file_sha256": pl.String, "_partition_date": pl.Date, "lines_erased": pl.Int64})
+
+
+def test_line_conservation_accounts_for_every_line_of_each_file():
+    """6 lines: header, a blank, records on 2, 4-5 (a quoted line break) and 6; the last on 2011-01-04."""
+    whole = _bronze([(2, 2), (4, 5), (6, 6)], [D1, D1, D2])
+    assert line_conservation_failures(_files(), whole, NO_ERASED).height == 0
+    # A record lost between the file and bronze.
+    lost = line_conservation_failures(_files(), _bronze([(2, 2), (6, 6)], [D1, D2]), NO_ERASED)
+    assert lost.select("path", "lines", "lines_in_bronze").rows() == [("a.csv", 6, 2)]
+    # Erased records are accounted for by bronze/erased_rows.
+    erased = pl.LazyFrame({"_file_sha256": ["a" * 64], "_partition_date": [D1], "lines_erased": [2]})
+    assert line_conservation_failures(_files(), _bronze([(2, 2), (6, 6)], [D1, D2]), erased).height == 0
+    # A line in two records is not made up for by a line in none.
+    overlapping = line_conservation_failures(_files(), _bronze([(2, 4), (4, 4), (6, 6)], [D1, D1, D2]), NO_ERASED)
+    assert overlapping.select("path", "overlapping_records").rows() == [("a.csv", 1)]
+
+
+def test_line_conservation_waits_for_every_date_of_a_file():
+    """A file whose dates are not all built from this version yet (a range split over runs) is not a failure."""
+    first_run = _bronze([(2, 2), (4, 5)], [D1, D1])
+    assert line_conservation_failures(_files(), first_run, NO_ERASED).height == 0
+    accounting = line_accounting(_files(), first_run, NO_ERASED)
+    assert accounting.select("path", "dates_not_built").rows() == [("a.csv", [D2])]
 
 
 def _run(resources: dict, selection: list[str], start: str, end: str) -> dg.ExecuteInProcessResult:
@@ -99,6 +150,7 @@ def test_checks_pass_on_a_clean_run(landing, lakehouse_root):
     assert all(e.passed for e in all_evaluations if e.check_name == "matches_contract")
     evaluations = {e.check_name: e for e in all_evaluations if e.check_name != "matches_contract"}
     assert set(evaluations) == {
+        "every_line_is_in_bronze",
         "row_conservation",
         "no_duplicate_lines",
         "every_line_has_an_fx_rate",
@@ -271,3 +323,22 @@ def test_daily_checks_look_at_the_days_of_their_run(landing, lakehouse_root):
     assert single.success and duplicates.passed
     alone = _run_checks(resources, no_duplicate_lines)["no_duplicate_lines"]
     assert not alone.passed and alone.metadata["failures"].value == 1
+
+
+def test_a_line_lost_between_a_file_and_bronze_fails_and_names_the_file(landing, lakehouse_root):
+    from retail_pipeline.app.runner import run_pipeline
+    from retail_pipeline.defs.bronze.transactions import every_line_is_in_bronze
+
+    write_days(landing)
+    house = run_pipeline(str(landing), str(lakehouse_root), dg.DagsterInstance.ephemeral(), say=lambda _: None, marts=False).lakehouse
+    resources = build_resources(str(landing), str(lakehouse_root))
+    assert _run_checks(resources, every_line_is_in_bronze)["every_line_is_in_bronze"].passed
+
+    bronze = house.read("bronze/transactions")
+    victim = bronze.row(0, named=True)
+    lost = bronze.filter((pl.col("_source_file") != victim["_source_file"]) | (pl.col("_first_line") != victim["_first_line"]))
+    house.write("bronze/transactions", lost, "_partition_date")
+    broken = _run_checks(resources, every_line_is_in_bronze)["every_line_is_in_bronze"]
+    assert not broken.passed
+    assert broken.metadata["failures"].value == 1
+    assert victim["_source_file"] in broken.description
