@@ -29,7 +29,7 @@ MONTH_COLUMN = "_month"
 # The version of the tables' schemas this code writes, recorded in every commit. A new minor version only
 # adds columns (existing daily tables evolve in place); a new major version changes existing ones, and a
 # daily table written by another major version is refused with instructions to rebuild it.
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 
 VERSION_KEY = "retail_pipeline.schema_version"
 

@@ -88,10 +88,15 @@ class LandingZone(dg.ConfigurableResource):
                     "format": raw.format,
                     "extra_columns": list(raw.extra_columns),
                     "rows": raw.records.height,
+                    "lines": raw.lines,
+                    "lines_outside_records": raw.lines_outside_records,
                     "business_dates": dates.to_list(),
                 }
             )
-        probed = ("path", "sha256", "format", "extra_columns", "rows", "business_dates", "reason")
+        probed = (
+            "path", "sha256", "format", "extra_columns", "rows", "lines", "lines_outside_records", "business_dates",
+            "reason",
+        )
         schema = {n: LANDED_FILES[n] for n in probed}
         return pl.DataFrame(probes, schema=schema)
 

@@ -560,6 +560,18 @@ class LandedFilesModel(pa.DataFrameModel):
         ge=0,
         description="Records in the file (all sheets of a workbook); null when it could not be read",
     )
+    lines: pl.Int64 = pa.Field(  # added in 1.3
+        nullable=True,
+        ge=0,
+        description="Physical lines of the file (a workbook: its sheets' rows, header rows included); "
+        "null when it could not be read",
+    )
+    lines_outside_records: pl.Int64 = pa.Field(
+        nullable=True,
+        ge=0,
+        description="Its header and blank lines: the lines no record holds. Every other line is in exactly one "
+        "record's span (bronze's _first_line.._last_line); null when it could not be read",
+    )
     business_dates: pl.List(pl.Date) = pa.Field(
         nullable=True,
         description="Every distinct parseable business date of its records, in the partitions' range or not; "
@@ -1093,6 +1105,12 @@ class ErasedRowsModel(pa.DataFrameModel):
         ge=1, description="Records of this date and file version not landed: their customer is in the erasure register"
     )
     run_id: str = pa.Field(alias="_run_id", description="Id of the Dagster run that wrote the row")
+    lines_erased: pl.Int64 = pa.Field(  # added in 1.3
+        nullable=True,
+        ge=1,
+        description="Physical lines of those records (more than rows_erased when a quoted field holds a line "
+        "break); null for rows written before 1.3",
+    )
 
     class Config:
         strict = True

@@ -57,7 +57,10 @@ def drop_erased(rows: pl.LazyFrame, ids: pl.Series, run_id: str) -> tuple[pl.Laz
     erased = (
         flagged.filter(pl.col("__erased"))
         .group_by(RECORD_KEYS)
-        .agg(pl.len().cast(pl.Int64).alias("rows_erased"))
+        .agg(
+            pl.len().cast(pl.Int64).alias("rows_erased"),
+            (pl.col("_last_line") - pl.col("_first_line") + 1).sum().cast(pl.Int64).alias("lines_erased"),
+        )
         .with_columns(pl.lit(run_id, pl.String).alias("_run_id"))
         .sort(RECORD_KEYS)
     )

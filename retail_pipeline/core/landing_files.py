@@ -64,6 +64,10 @@ class RawFile:
     # BUSINESS_COLUMNS, _extra, _field_count, _raw_record, _source_sheet, _source_row, and _LINEAGE
     records: pl.DataFrame
     extra_columns: tuple[str, ...] = ()
+    # Physical lines of the file (a workbook: its sheets' rows, headers included), and those no record holds:
+    # header and blank lines. Every other line is in exactly one record's span (_first_line.._last_line).
+    lines: int = 0
+    lines_outside_records: int = 0
 
 
 UTF8, CP1252, INVALID = "utf-8", "cp1252", "invalid"
@@ -145,6 +149,8 @@ def parse_csv(path: str, data: bytes) -> RawFile:
     """
     sha256 = hashlib.sha256(data).hexdigest()
     utf8 = _normalised(data)
+    # Counted on the bytes, apart from any reader, so that a line a reader drops cannot go unnoticed.
+    physical = utf8.count(b"\n") + (1 if utf8 and not utf8.endswith(b"\n") else 0)
     lines: list[str] | None = None
     encodings: list[str] | None = None
     try:
@@ -152,21 +158,38 @@ def parse_csv(path: str, data: bytes) -> RawFile:
     except UnicodeDecodeError:
         lines, encodings = decode_lines(utf8)
         utf8 = "\n".join(lines).encode("utf-8")
-    frame = _one_record_per_line(utf8, encodings)
-    if frame is None:
+    fast = _one_record_per_line(utf8, encodings)
+    if fast is None:
         if lines is None:
             lines, encodings = decode_lines(utf8)
         frame = read_records(lines, encodings)
+    else:
+        frame, outside = fast
     if len(frame.columns) <= len(_READER_COLUMNS):
         raise LandingError("empty file (no header)")
     variant, records, extras = _to_records(frame, sheet=None)
     encoding = UTF8 if lines is None else _file_encoding(lines, encodings)
-    return RawFile(path, sha256, f"csv/{variant}/{encoding}", records, tuple(extras))
+    if fast is None:
+        outside = _lines_outside_records(lines, records)
+    return RawFile(path, sha256, f"csv/{variant}/{encoding}", records, tuple(extras), physical, outside)
 
 
-def _one_record_per_line(utf8: bytes, encodings: list[str] | None) -> pl.DataFrame | None:
-    """polars' records of a UTF-8 file with their line numbers, or None unless every non-blank line after
-    the header is one record of the header's width. The lines are read as one column (no quoting) to tell
+def _lines_outside_records(lines: list[str], records: pl.DataFrame) -> int:
+    """The header (and blank lines before it) and the blank lines in no record's span: the lines no record
+    holds. A non-blank line in no record is not counted, so it breaks line conservation."""
+    blank = pl.Series("line", lines, pl.String).str.strip_chars().str.len_bytes() == 0
+    covered = records.select(pl.int_ranges("_first_line", pl.col("_last_line") + 1).explode().unique()).to_series()
+    numbered = pl.DataFrame({"n": pl.int_range(1, len(lines) + 1, eager=True), "blank": blank})
+    header = numbered.filter(~pl.col("blank"))["n"].min()
+    if header is None:
+        return len(lines)
+    outside = numbered.filter((pl.col("n") <= header) | (pl.col("blank") & ~pl.col("n").is_in(covered.implode())))
+    return outside.height
+
+
+def _one_record_per_line(utf8: bytes, encodings: list[str] | None) -> tuple[pl.DataFrame, int] | None:
+    """polars' records of a UTF-8 file with their line numbers and the lines outside them (the header and
+    blank lines), or None unless every non-blank line after the header is one record of the header's width. The lines are read as one column (no quoting) to tell
     blank lines, which polars reads as empty records, from records with every field empty."""
     read = dict(infer_schema=False, raise_if_empty=False)
     try:
@@ -190,7 +213,7 @@ def _one_record_per_line(utf8: bytes, encodings: list[str] | None) -> pl.DataFra
         return None  # a short record, padded with nulls: read record by record
     numbers = pl.int_range(2, lines.height + 1, dtype=pl.Int64, eager=True).filter(keep)
     found = pl.Series(encodings[1:], dtype=pl.String).filter(keep) if encodings else pl.repeat(UTF8, records.height, eager=True)
-    return records.with_columns(
+    framed = records.with_columns(
         pl.lit(None, pl.Int64).alias("_field_count"),
         pl.lit(None, pl.String).alias("_raw_record"),
         numbers.alias("_first_line"),
@@ -198,6 +221,7 @@ def _one_record_per_line(utf8: bytes, encodings: list[str] | None) -> pl.DataFra
         found.alias("_encoding"),
         pl.lit(False).alias("_unbalanced_quote"),
     ).with_row_index("_source_row", offset=1)
+    return framed, 1 + keep.len() - records.height  # the header and the blank lines
 
 
 _READER_COLUMNS = (
@@ -239,9 +263,11 @@ def parse_xlsx(path: str, data: bytes) -> RawFile:
     except Exception as exc:  # fastexcel raises its own error types for a file that is not a workbook
         raise LandingError(f"not a readable .xlsx workbook: {exc}") from exc
     variants, parts, extras = [], [], []
+    lines = outside = 0
     for name, sheet in sheets.items():
         if not sheet.columns:
             continue
+        lines += sheet.height + 1  # its rows after the header row
         numbered = sheet.with_row_index("_source_row", offset=1).filter(
             ~pl.all_horizontal(pl.exclude("_source_row").is_null())
         ).with_columns(
@@ -259,10 +285,12 @@ def parse_xlsx(path: str, data: bytes) -> RawFile:
             raise LandingError(f"sheet {name!r}: {exc}") from exc
         variants.append(variant)
         parts.append(records)
+        outside += 1 + sheet.height - records.height  # its header row and empty rows
         extras += [c for c in sheet_extras if c not in extras]
     if not parts:
         raise LandingError("workbook has no sheet with a header")
-    return RawFile(path, sha256, f"xlsx/{'+'.join(sorted(set(variants)))}", pl.concat(parts), tuple(extras))
+    variant = "+".join(sorted(set(variants)))
+    return RawFile(path, sha256, f"xlsx/{variant}", pl.concat(parts), tuple(extras), lines, outside)
 
 
 # A quoted field may hold line breaks (RFC 4180); one open for more lines than this is a quote that never closed.

@@ -34,7 +34,10 @@ def resolve_manifest(
     seen (then the first path) is ``active`` and the others are its duplicates; files that were landed and are
     gone are ``missing``.
     """
-    carried = ("sha256", "format", "extra_columns", "rows", "business_dates", "reason", "first_seen")
+    carried = (
+        "sha256", "format", "extra_columns", "rows", "lines", "lines_outside_records", "business_dates", "reason",
+        "first_seen",
+    )
     present = previous.filter(pl.col("status") != "missing")
     unchanged = listing.join(
         present.select("path", "size_bytes", "mtime", *carried), on=["path", "size_bytes", "mtime"], how="inner"

@@ -188,11 +188,13 @@ def test_drop_erased_leaves_out_the_registered_customers_records_and_counts_them
             "_partition_date": [d1, d1, d2, d1, d2, d2, d2],
             "_source_file": ["a.csv"] * 7,
             "_file_sha256": [sha] * 7,
+            "_first_line": [2, 3, 5, 6, 7, 8, 9],
+            "_last_line": [2, 4, 5, 6, 7, 8, 9],  # the second record holds a quoted line break
         }
     )
     kept, erased = drop_erased(rows, pl.Series(["17850"]), "run")
     assert kept.collect()["customer_id"].to_list() == ["13047", None, "178500"]
-    assert erased.collect().select("_partition_date", "rows_erased").rows() == [(d1, 2), (d2, 2)]
+    assert erased.collect().select("_partition_date", "rows_erased", "lines_erased").rows() == [(d1, 2, 3), (d2, 2, 2)]
     nobody, none = drop_erased(rows, pl.Series([], dtype=pl.String), "run")
     assert nobody.collect().height == 7 and none.collect().is_empty()
 

@@ -85,9 +85,10 @@ def test_classic_mac_line_ends_and_blank_lines_in_a_regular_file():
 
 
 def physical_lines(body: bytes) -> list[bytes]:
-    """The file's physical lines as an editor counts them (CRLF, CR or LF ends; a last line without an end
-    counts, the end of the last line opens no new one)."""
-    return body.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")[: -1 if body.endswith((b"\n", b"\r")) else None]
+    """The file's physical lines: ended by LF (a CR before it is part of the end), or by CR in a file without
+    LF (classic Mac); a last line without an end counts, the end of the last line opens no new one."""
+    end = b"\n" if b"\n" in body else b"\r"
+    return body.split(end)[: -1 if body.endswith(end) else None]
 
 
 def assert_lines_accounted(raw, body: bytes) -> None:

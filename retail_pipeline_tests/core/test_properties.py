@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from retail_pipeline.core.contracts import BUSINESS_COLUMNS as BUSINESS
 from retail_pipeline.core.landing_files import LandingError, parse_csv, to_bronze
 from retail_pipeline.core.transforms.silver import build_silver
+from retail_pipeline_tests.core.test_line_accounting import assert_lines_accounted
 
 START, END = date(2010, 12, 1), date(2011, 1, 1)
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
@@ -126,6 +127,8 @@ def test_every_untouched_line_reaches_silver_with_its_own_values(case):
     # Spans are disjoint and in order: no line belongs to two records.
     spans = list(zip(records["_first_line"], records["_last_line"], strict=True))
     assert all(a <= b for a, b in spans) and all(b < c for (_, b), (c, _) in zip(spans, spans[1:]))
+    # Every other line is the header or a blank line: line conservation holds.
+    assert_lines_accounted(raw, data)
     for number, line in untouched:
         record = by_first.get(number)
         assert record is not None and record["_last_line"] == number, (number, line, spans)

@@ -1,22 +1,24 @@
 """bronze/transactions and bronze/erased_rows: the raw records of each business date, and the count of those
 left out for erasure."""
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 import polars as pl
 
 from retail_pipeline.adapters.erasure_register import registered
 from retail_pipeline.adapters.lakehouse import Lakehouse
+from retail_pipeline.adapters.lakehouse_state import read_manifest
 from retail_pipeline.adapters.landing_zone import LandingZone
 from retail_pipeline.core import tables
 from retail_pipeline.core.contracts import conform, empty
 from retail_pipeline.core.dates import Window
 from retail_pipeline.core.erasure import drop_erased
+from retail_pipeline.core.invariants import LINES_COMPLETE, LINES_MISPLACED, line_accounting
 from retail_pipeline.core.landing_files import LandingError, to_bronze
 from retail_pipeline.core.manifest import active_files
 from retail_pipeline.defs.bronze.erased_customers import erased_customers
-from retail_pipeline.defs.checks import contract_check
+from retail_pipeline.defs.checks import check_result, check_window, contract_check, daily_check
 from retail_pipeline.defs.partitions import partition_bounds, window_dates
 from retail_pipeline.defs.policies import DAILY, DELTA, input_of, key_of
 
@@ -81,3 +83,49 @@ def transactions(
 
 
 matches_contract = contract_check(tables.BRONZE_TRANSACTIONS)
+
+
+@daily_check(
+    asset=key_of(tables.BRONZE_TRANSACTIONS), blocking=True, additional_deps=[key_of(tables.MANIFEST), key_of(tables.ERASED_ROWS)]
+)
+def every_line_is_in_bronze(context: dg.AssetCheckExecutionContext, lakehouse: Lakehouse) -> dg.AssetCheckResult:
+    """Every physical line of each active landing file holding a date written is in exactly one record of
+    bronze (its ``_first_line``.._``_last_line``), of an erased record, or is the header or a blank line,
+    counted against the lines the manifest counted in the file. A file is checked once all its dates are
+    built from its version (a range split over runs waits for its last run)."""
+    window = check_window(context)
+    valid_start, valid_end = partition_bounds()
+    manifest = read_manifest(lakehouse).lazy().filter(pl.col("status") == "active")
+    in_range = pl.col("business_dates").list.eval(pl.element().filter((pl.element() >= valid_start) & (pl.element() < valid_end)))
+    files = manifest.with_columns(in_range.alias("partition_dates"))
+    if window is not None:
+        files = files.filter(pl.col("partition_dates").list.eval(window.expr(pl.element())).list.any())
+    files = files.select("path", "sha256", "lines", "lines_outside_records", "partition_dates").collect()
+    dates = files["partition_dates"].explode().drop_nulls()
+    if dates.is_empty():
+        return check_result(files.clear(), "", files_checked=0)
+    span = Window(dates.min(), dates.max() + timedelta(days=1))
+    bronze = lakehouse.scan(tables.BRONZE_TRANSACTIONS.path, "_partition_date", span).select(
+        "_file_sha256", "_partition_date", "_source_sheet", "_first_line", "_last_line"
+    )
+    erased = (
+        lakehouse.scan(tables.ERASED_ROWS.path, "_partition_date", span).select("_file_sha256", "_partition_date", "lines_erased")
+        if lakehouse.exists(tables.ERASED_ROWS.path)
+        else pl.LazyFrame(schema={"_file_sha256": pl.String, "_partition_date": pl.Date, "lines_erased": pl.Int64})
+    )
+    accounting = line_accounting(files.lazy(), bronze, erased)
+    failures = accounting.filter(LINES_COMPLETE & LINES_MISPLACED)
+    what = "landing files whose lines are not each in one bronze record, an erased record or the header and blanks"
+    if failures.height:
+        what += ": " + "; ".join(
+            f"{path} ({unaccounted:+,} lines unaccounted, {overlaps} records overlapping)"
+            for path, unaccounted, overlaps in failures.select("path", "unaccounted", "overlapping_records").head(5).iter_rows()
+        )
+    return check_result(
+        failures.drop("sha256", "dates_not_built", "records_without_lines"),
+        what,
+        files_checked=accounting.filter(LINES_COMPLETE).height,
+        files_awaiting_dates=accounting.filter(pl.col("dates_not_built").list.len() > 0).height,
+        files_without_line_spans=accounting.filter(pl.col("records_without_lines") > 0).height,
+        lines_checked=int(accounting.filter(LINES_COMPLETE)["lines"].sum()),
+    )
