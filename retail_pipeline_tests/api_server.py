@@ -150,7 +150,15 @@ class ApiServer:
             handler.connection.close()
             return
         with self._lock:
-            self.requests.append(Request(route, rest, parse_qs(parts.query), dict(handler.headers.items())))
+            # A request arriving while the last allowed one is answered finds the server gone too.
+            refused = self.stop_after is not None and len(self.requests) >= self.stop_after
+            if not refused:
+                self.requests.append(Request(route, rest, parse_qs(parts.query), dict(handler.headers.items())))
+        if refused:
+            handler.close_connection = True
+            handler.connection.close()
+            return
+        with self._lock:
             fault = self._faults[route].popleft() if self._faults[route] else Fault()
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
