@@ -23,6 +23,30 @@ def test_defaults_need_no_environment():
     assert not settings.fx_api.enabled and not settings.countries_api.enabled
 
 
+def test_each_lakehouse_has_its_own_warehouse_and_reports(tmp_path, monkeypatch):
+    """Two lakehouses never share an output: the default keeps data/warehouse.duckdb and data/reports, a
+    local one at P/N uses P/N.duckdb and P/N.reports, an object-store one a directory under data/ named for
+    its URI; the variables still override."""
+    monkeypatch.chdir(tmp_path)
+
+    def outputs(lakehouse: str, **env: str) -> tuple[str, str]:
+        s = Settings.from_env(env, lakehouse_uri=lakehouse)
+        return s.warehouse_path, s.reports_dir
+
+    assert outputs("data/lakehouse") == ("data/warehouse.duckdb", "data/reports")
+    assert outputs(str(tmp_path / "data" / "lakehouse")) == ("data/warehouse.duckdb", "data/reports")
+    assert outputs("parent/lake_a") == ("parent/lake_a.duckdb", "parent/lake_a.reports")
+    assert outputs("parent/lake_b/") == ("parent/lake_b.duckdb", "parent/lake_b.reports")
+    assert outputs("elsewhere/lakehouse") == ("elsewhere/lakehouse.duckdb", "elsewhere/lakehouse.reports")
+    s3_a, s3_b = outputs("s3://shop/retail"), outputs("s3://shop/retail-eu")
+    for warehouse, reports in (s3_a, s3_b):
+        assert warehouse.startswith("data/") and reports.startswith("data/") and "shop" in warehouse
+        assert warehouse not in ("data/warehouse.duckdb",) and reports != "data/reports"
+    assert len({*s3_a, *s3_b}) == 4
+    assert outputs("s3://shop/retail") == s3_a  # the same lakehouse finds its outputs again
+    assert outputs("parent/lake_a", RETAIL_WAREHOUSE_PATH="w.duckdb", RETAIL_REPORTS_DIR="r") == ("w.duckdb", "r")
+
+
 def test_every_variable_is_read():
     env = {
         "RETAIL_LANDING_DIR": "in", "RETAIL_LAKEHOUSE_URI": "lake/house", "RETAIL_WAREHOUSE_PATH": "w.duckdb",

@@ -2,6 +2,7 @@
 run as a user runs it (`retail-pipeline run --lakehouse s3://...`), compared table by table with a local run;
 and the storage credentials and the API key found in no output, log line, metadata value or stored file."""
 
+import json
 import os
 import shutil
 import socket
@@ -100,6 +101,19 @@ def comparable(house: Lakehouse) -> dict[str, pl.DataFrame]:
     return tables
 
 
+def local_files(root: Path) -> dict[Path, tuple[int, int]]:
+    """Every file under ``root`` but the Dagster instances and landing zones, with its mtime and size."""
+    return {
+        p.resolve(): (p.stat().st_mtime_ns, p.stat().st_size)
+        for p in root.rglob("*")
+        if p.is_file() and not any(part.startswith(("home", "landing")) for part in p.relative_to(root).parts)
+    }
+
+
+def changed(before: dict[Path, tuple[int, int]], after: dict[Path, tuple[int, int]]) -> set[Path]:
+    return {p for p, stamp in after.items() if before.get(p) != stamp}
+
+
 def generate(tmp_path: Path) -> Path:
     done = cli("generate", "--out", "landing", "--rows", "3000", "--start", "2011-03-28", "--end", "2011-04-05",
                home=tmp_path / "home_gen", cwd=tmp_path, env={})
@@ -126,13 +140,33 @@ def test_the_pipeline_on_s3_gives_the_tables_of_a_local_run_and_keeps_every_secr
             "RETAIL_FX_API_KEY": api_key,
             "RETAIL_API_RETRIES": "1",
         }
+        # Three lakehouses run from one folder (as from the repository root): two local ones side by side
+        # (the second on one day only, so its outputs differ) and one on S3.
+        before = local_files(tmp_path)
         local = cli("run", "--landing", str(landing), "--lakehouse", str(tmp_path / "lake"),
                     home=tmp_path / "home_local", cwd=tmp_path, env=apis)
         assert local.returncode == 0, local.stdout + local.stderr
+        written = {"lake": changed(before, before := local_files(tmp_path))}
+        one_day = tmp_path / "landing_b"
+        one_day.mkdir()
+        shutil.copy(sorted(landing.iterdir())[0], one_day)
+        other = cli("run", "--landing", str(one_day), "--lakehouse", "lake_b", home=tmp_path / "home_b", cwd=tmp_path, env={})
+        assert other.returncode == 0, other.stdout + other.stderr
+        written["lake_b"] = changed(before, before := local_files(tmp_path))
         remote = cli("run", "--landing", str(landing), "--lakehouse", f"s3://{name}/retail",
-                     home=home, cwd=home, env=env | apis)
+                     home=home, cwd=tmp_path, env=env | apis)
         sent = [r.headers.get("X-API-Key") for r in api.requests if r.route == "fx"]
     assert remote.returncode == 0, remote.stdout + remote.stderr
+    written[f"s3://{name}/retail"] = changed(before, local_files(tmp_path))
+    # No file is written by two of them, and each one's warehouse and report are where `paths` says.
+    for lakehouse, files in written.items():
+        others = set().union(*(f for other_house, f in written.items() if other_house != lakehouse))
+        assert not files & others, f"{lakehouse} wrote {sorted(files & others)}, which another lakehouse wrote"
+        where = json.loads(cli("paths", "--lakehouse", lakehouse, "--json", home=home, cwd=tmp_path, env=env).stdout)
+        assert Path(where["warehouse"]).resolve() in files, (lakehouse, where)
+        assert Path(where["reports"]).resolve() / "kpi_report.html" in files, (lakehouse, where)
+    remote_warehouse = json.loads(cli("paths", "--lakehouse", f"s3://{name}/retail", "--json", home=home, cwd=tmp_path, env=env).stdout)["warehouse"]
+    assert Path(remote_warehouse).resolve().is_relative_to((tmp_path / "data").resolve())
     assert f"Tables: s3://{name}/retail/" in remote.stdout
     assert sent and set(sent) == {api_key}  # the key was used...
 
@@ -153,7 +187,7 @@ def test_the_pipeline_on_s3_gives_the_tables_of_a_local_run_and_keeps_every_secr
         assert got[table].equals(frame), f"{table} differs between the S3 and the local run"
     assert got["bronze/fx_rates"].filter(pl.col("source") == "api").height > 0  # the API's rates, not the bundle's
     # Nothing of the lakehouse went to the local disk: only Dagster's instance and the warehouse/report.
-    assert not (home / "retail").exists()
+    assert not [p for p in written[f"s3://{name}/retail"] if "_delta_log" in p.parts]
 
     # The tables are really in the bucket: its listing names the Delta logs.
     listing = httpx.get(f"{s3_endpoint}/{name}?list-type=2&prefix=retail/silver/transactions/_delta_log/", timeout=10)
@@ -166,7 +200,7 @@ def test_the_pipeline_on_s3_gives_the_tables_of_a_local_run_and_keeps_every_secr
     }
     for variable, value in secrets.items():  # ... and is nowhere else
         assert value not in remote.stdout + remote.stderr, f"{variable} printed"
-        stored = [p for p in home.rglob("*") if p.is_file() and value.encode() in p.read_bytes()]
+        stored = [p for p in tmp_path.rglob("*") if p.is_file() and value.encode() in p.read_bytes()]
         assert not stored, f"{variable} stored in {stored}"
     # The same through Dagster's own API: every event of every run, metadata values included, as the UI
     # would show them, and the resources' config (which names the variables, not their values).

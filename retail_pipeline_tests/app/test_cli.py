@@ -1,5 +1,6 @@
 """The command line as a user runs it: a real process, a temporary Dagster instance, real files."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -44,8 +45,20 @@ def test_generate_then_run_builds_the_lakehouse_and_prints_a_summary(tmp_path):
     line = next(l for l in run.stdout.splitlines() if l.startswith("Rows: bronze"))
     assert line.startswith("Rows: bronze 3,000 = silver ")
     assert (tmp_path / "lake" / "gold" / "monthly_kpis" / "_delta_log").is_dir()
-    assert f"Warehouse: {tmp_path / 'warehouse.duckdb'}" in run.stdout
-    assert f"Report: {tmp_path / 'reports' / 'kpi_report.html'}" in run.stdout
+    # The lakehouse's own outputs, where `paths` says they are.
+    paths = cli("paths", "--lakehouse", "lake", "--landing", "landing", "--json", home=home, cwd=tmp_path)
+    assert paths.returncode == 0, paths.stderr
+    where = json.loads(paths.stdout)
+    assert {k: where[k] for k in ("lakehouse", "landing", "warehouse", "reports", "dagster_home")} == {
+        "lakehouse": str(tmp_path / "lake"),
+        "landing": str(tmp_path / "landing"),
+        "warehouse": str(tmp_path / "lake.duckdb"),
+        "reports": str(tmp_path / "lake.reports"),
+        "dagster_home": str(home),
+    }
+    assert f"Warehouse: {where['warehouse']}" in run.stdout
+    assert f"Report: {Path(where['reports']) / 'kpi_report.html'}" in run.stdout
+    assert Path(where["warehouse"]).is_file() and (Path(where["reports"]) / "kpi_report.html").is_file()
 
 
 def test_sql_queries_the_gold_tables_as_the_warehouse_file_does(tmp_path, monkeypatch, capsys):
@@ -71,7 +84,7 @@ def test_sql_queries_the_gold_tables_as_the_warehouse_file_does(tmp_path, monkey
         return code, captured.out, captured.err
 
     code, as_csv, _ = sql(query, "--format", "csv")
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+    with duckdb.connect(str(tmp_path / "lake.duckdb"), read_only=True) as conn:
         in_warehouse = conn.sql(query).pl()
     assert code == 0 and pl.read_csv(as_csv.encode(), try_parse_dates=True).equals(in_warehouse)
     code, as_json, _ = sql("SELECT count(*) AS n FROM silver_transactions", "--format", "json")
