@@ -14,8 +14,9 @@ variable                               default                          meaning
 =====================================  ===============================  =========================================
 ``RETAIL_LANDING_DIR``                 ``data/landing``                 the landing zone
 ``RETAIL_LAKEHOUSE_URI``               ``data/lakehouse``               a local path or ``s3://bucket/prefix``
-``RETAIL_WAREHOUSE_PATH``              beside the lakehouse             the DuckDB warehouse file
-``RETAIL_REPORTS_DIR``                 beside the lakehouse             where the KPI report is written
+``RETAIL_WAREHOUSE_PATH``              the lakehouse's own (see         the DuckDB warehouse file
+                                       ``lakehouse_outputs``)
+``RETAIL_REPORTS_DIR``                 the lakehouse's own              where the KPI report is written
 ``RETAIL_PARTITIONS_START``            2010-12-01                       the first business date
 ``RETAIL_EXECUTOR``                    ``in_process``                   or ``multiprocess``, for UI/daemon runs
 ``RETAIL_MAX_PARTITIONS_PER_RUN``      366                              the longest range one run covers
@@ -38,7 +39,9 @@ variable                               default                          meaning
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -221,10 +224,31 @@ def partitions_start(environ: Mapping[str, str] | None = None) -> date:
     return start
 
 
-def beside_lakehouse(root: str, name: str) -> str:
-    """``name`` next to a local lakehouse (``data/lakehouse`` -> ``data/<name>``); under ``data/`` for an
-    object-store lakehouse."""
-    return str(Path("data" if "://" in root else Path(root).parent) / name)
+def lakehouse_outputs(root: str) -> tuple[str, str]:
+    """Where a lakehouse's warehouse file and report directory are, so that no two lakehouses share one: the
+    default lakehouse (``data/lakehouse``) keeps ``data/warehouse.duckdb`` and ``data/reports``; another local
+    one at ``P/N`` uses ``P/N.duckdb`` and ``P/N.reports``; an object-store one a directory under ``data/``
+    named for its URI (readable, plus a digest of the whole URI: ``s3://a/b-c`` and ``s3://a-b/c`` differ)."""
+    if "://" in root:
+        readable = re.sub(r"[^A-Za-z0-9._-]+", "-", root.replace("://", "-")).strip("-.")
+        digest = hashlib.sha256(root.rstrip("/").encode()).hexdigest()[:8]
+        base = Path("data") / f"{readable}-{digest}"
+        return str(base / "warehouse.duckdb"), str(base / "reports")
+    path = Path(root)
+    if path.resolve() == Path(DEFAULT_LAKEHOUSE).resolve():
+        return str(Path(DEFAULT_LAKEHOUSE).parent / "warehouse.duckdb"), str(Path(DEFAULT_LAKEHOUSE).parent / "reports")
+    if not path.name:  # "/" or "."
+        path = path.resolve()
+    return str(path.parent / f"{path.name}.duckdb"), str(path.parent / f"{path.name}.reports")
+
+
+def dagster_home(environ: Mapping[str, str] | None = None) -> str | None:
+    """The Dagster instance the command line records its runs in: ``DAGSTER_HOME``, else the current
+    directory when it holds a ``dagster.yaml`` (the repository root), else none (an ephemeral instance)."""
+    environ = os.environ if environ is None else environ
+    if environ.get("DAGSTER_HOME"):
+        return environ["DAGSTER_HOME"]
+    return str(Path.cwd()) if Path("dagster.yaml").is_file() else None
 
 
 @dataclass(frozen=True)
@@ -292,11 +316,26 @@ class Settings:
 
     @property
     def warehouse_path(self) -> str:
-        return self.warehouse_path_setting or beside_lakehouse(self.lakehouse_uri, "warehouse.duckdb")
+        return self.warehouse_path_setting or lakehouse_outputs(self.lakehouse_uri)[0]
 
     @property
     def reports_dir(self) -> str:
-        return self.reports_dir_setting or beside_lakehouse(self.lakehouse_uri, "reports")
+        return self.reports_dir_setting or lakehouse_outputs(self.lakehouse_uri)[1]
+
+    def paths(self) -> dict[str, str | None]:
+        """Where everything of this lakehouse lives (``retail-pipeline paths``): local paths absolute."""
+        local = lambda p: str(Path(p).resolve())  # noqa: E731
+        remote = "://" in self.lakehouse_uri
+        home = dagster_home()
+        return {
+            "lakehouse": self.lakehouse_uri if remote else local(self.lakehouse_uri),
+            "landing": local(self.landing_dir),
+            "warehouse": local(self.warehouse_path),
+            "reports": local(self.reports_dir),
+            "build_state": f"{self.lakehouse_uri.rstrip('/')}/_state" if remote else local(Path(self.lakehouse_uri) / "_state"),
+            "dagster_home": local(home) if home else None,
+            "dagster_storage": local(os.environ.get("DAGSTER_DATA_DIR") or Path(home) / "data" / "dagster") if home else None,
+        }
 
     @property
     def schedule_cron(self) -> str:

@@ -113,6 +113,18 @@ def _sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _paths(args: argparse.Namespace) -> int:
+    import json
+
+    where = _settings(args).paths()
+    if args.json:
+        print(json.dumps(where, indent=2))
+    else:
+        for name, path in where.items():
+            print(f"{name + ':':<17} {path if path is not None else '(none: runs use a temporary instance)'}")
+    return 0
+
+
 def _maintain(args: argparse.Namespace) -> int:
     from retail_pipeline.app.runner import instance_for_cli
     from retail_pipeline.defs.definitions import build_definitions
@@ -245,6 +257,15 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--max-rows", type=int, default=100, help="rows shown in table format (default 100)")
     sql.add_argument("--lakehouse", help="lakehouse root (default $RETAIL_LAKEHOUSE_URI or data/lakehouse)")
     sql.set_defaults(handler=_sql)
+
+    paths = commands.add_parser(
+        "paths",
+        help="print where everything of a lakehouse lives: tables, landing zone, warehouse, reports, Dagster instance",
+    )
+    paths.add_argument("--landing", help="landing zone (default $RETAIL_LANDING_DIR or data/landing)")
+    paths.add_argument("--lakehouse", help="lakehouse root (default $RETAIL_LAKEHOUSE_URI or data/lakehouse)")
+    paths.add_argument("--json", action="store_true", help="one JSON object instead of aligned lines")
+    paths.set_defaults(handler=_paths)
 
     maintain = commands.add_parser("maintain", help="compact, checkpoint and vacuum every table (the weekly job)")
     maintain.add_argument(

@@ -39,7 +39,7 @@ from retail_pipeline.defs.jobs import (
 )
 from retail_pipeline.defs.partitions import partition_bounds
 from retail_pipeline.defs.resources import build_resources
-from retail_pipeline.settings import Settings
+from retail_pipeline.settings import Settings, dagster_home
 
 # Dagster's console lines (events, and stack traces on failure) would bury the progress: the runner prints
 # what failed itself, and the full log stays in the run's page in the UI.
@@ -151,8 +151,9 @@ def reference_lines(metadata: dict[str, dict[str, object]]) -> list[str]:
 
 def instance_for_cli() -> dg.DagsterInstance:
     """The repo's instance (DAGSTER_HOME), so CLI runs show in the UI; set it up when run from the repo root."""
-    if not os.environ.get("DAGSTER_HOME") and Path("dagster.yaml").is_file():
-        os.environ["DAGSTER_HOME"] = str(Path.cwd())
+    home = dagster_home()
+    if home and not os.environ.get("DAGSTER_HOME"):
+        os.environ["DAGSTER_HOME"] = home
     if os.environ.get("DAGSTER_HOME"):
         os.environ.setdefault("DAGSTER_DATA_DIR", str(Path(os.environ["DAGSTER_HOME"]) / "data" / "dagster"))
         Path(os.environ["DAGSTER_DATA_DIR"]).mkdir(parents=True, exist_ok=True)

@@ -156,7 +156,7 @@ def built(tmp_path_factory) -> Path:
 def copy(built, tmp_path) -> Path:
     for name in ("landing", "lake"):
         shutil.copytree(built / name, tmp_path / name)
-    shutil.copy(built / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    shutil.copy(built / "lake.duckdb", tmp_path / "lake.duckdb")
     return tmp_path
 
 
@@ -220,7 +220,7 @@ def test_forget_customer_erases_them_everywhere_and_leaves_the_others_as_a_run_w
     landing, lake = copy / "landing", copy / "lake"
     house = Lakehouse(root=str(lake))
     instance = dg.DagsterInstance.ephemeral()
-    before = find_customer(house, X, copy / "warehouse.duckdb")
+    before = find_customer(house, X, copy / "lake.duckdb")
     assert before.rows["bronze/transactions"] == 7 and before.rows["silver/quarantine"] == 2
     assert before.rows["gold/dim_customer"] == 1 and before.warehouse["dim_customer"] == 1
     assert stored_files_holding(lake, X)
@@ -229,10 +229,10 @@ def test_forget_customer_erases_them_everywhere_and_leaves_the_others_as_a_run_w
     report = forget_customer(str(landing), str(lake), "17850.0", instance, say=said.append)
 
     assert report.newly_registered and report.after.total == 0
-    after = find_customer(house, X, copy / "warehouse.duckdb")
+    after = find_customer(house, X, copy / "lake.duckdb")
     assert after.total == 0 and {"bronze/transactions", "silver/transactions", "gold/fact_sales",
                                  "gold/customer_rfm"} <= set(after.rows)
-    with duckdb.connect(str(copy / "warehouse.duckdb"), read_only=True) as conn:
+    with duckdb.connect(str(copy / "lake.duckdb"), read_only=True) as conn:
         assert conn.sql("SELECT count(*) FROM dim_customer WHERE customer_id = '17850'").fetchall() == [(0,)]
         assert conn.sql("SELECT count(*) FROM dim_customer").fetchall()[0][0] == 3
     assert stored_files_holding(lake, X) == []
@@ -263,7 +263,7 @@ def test_a_full_run_or_a_changed_file_does_not_bring_an_erased_customer_back(cop
     write_csv(landing / "d1.csv", FILES["d1.csv"][1] + ["536399,22633,HAND WARMER,1,12/1/2010 12:00,1.85,17850,United Kingdom"])
     full = run_pipeline(str(landing), str(lake), instance, say=quiet, full=True)
     assert full.partitions == (date(2010, 12, 1), date(2010, 12, 6))
-    found = find_customer(house, X, copy / "warehouse.duckdb")
+    found = find_customer(house, X, copy / "lake.duckdb")
     assert found.total == 0, found.holding()
     assert house.read(ERASED_ROWS_TABLE)["rows_erased"].sum() == 8
     assert "and 8 landed records not in bronze: their customers are in the erasure register" in summary(full)
@@ -298,5 +298,5 @@ def test_the_command_erases_says_what_it_did_and_refuses_bad_ids(copy, capsys):
     assert f"Verified: 0 rows of customer {X} remain" in out
     assert "landing files" in out and "event log" in out
     assert "Traceback" not in out + done.stderr
-    assert find_customer(house, X, copy / "warehouse.duckdb").total == 0
+    assert find_customer(house, X, copy / "lake.duckdb").total == 0
     assert stored_files_holding(lake, X) == []

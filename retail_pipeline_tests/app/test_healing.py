@@ -70,7 +70,7 @@ def assert_equals_clean(lake: Path, scenario: dict) -> None:
     assert warehouse_rows(lake.parent) == scenario["warehouse"]
     # The report is the clean run's, charts and figures (the base lakehouse's stopped at June 9).
     def report(site: Path) -> str:  # the page says when it was generated
-        return re.sub(r"generated \S+ \S+ UTC", "", (site / "reports" / "kpi_report.html").read_text())
+        return re.sub(r"generated \S+ \S+ UTC", "", (site / "lake.reports" / "kpi_report.html").read_text())
 
     assert report(lake.parent) == report(scenario["clean"])
     assert current_plan(Lakehouse(root=str(lake)), *partition_bounds()).up_to_date
