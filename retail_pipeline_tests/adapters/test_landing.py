@@ -109,6 +109,46 @@ def test_unchanged_files_are_not_read_again_and_changed_ones_are(landing, monkey
     assert changed["first_seen"] == T1
 
 
+@pytest.mark.parametrize("how", ["rewritten in place", "replaced by a new file"])
+def test_a_file_changed_under_the_same_size_and_mtime_is_read_again(landing, tmp_path, how):
+    """`cp -p` (rewrites the file, then restores its mtime) and `rsync -t` (writes a new file, renames it
+    over the old one, restores the mtime) keep size and mtime; they cannot keep the ctime (nor, for rsync,
+    the inode)."""
+    zone = LandingZone(root=str(landing))
+    path = landing / "day1.csv"
+    write_csv(path, DAY1)
+    first = land(zone, empty(LANDED_FILES), START, END, T0)
+    stat = path.stat()
+    same_size = [DAY1[0].replace("WHITE", "BLACK")]
+    if how == "rewritten in place":
+        write_csv(path, same_size)
+    else:
+        write_csv(tmp_path / "incoming.csv", same_size)
+        os.replace(tmp_path / "incoming.csv", path)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    again = by_path(land(zone, first, START, END, T1))["day1.csv"]
+    assert again["sha256"] != first["sha256"][0]
+
+
+def test_a_file_bronze_found_changed_is_read_again_whatever_its_stats_say():
+    """Bronze reports a file whose bytes no longer match the manifest's sha256 in its build state; the next
+    landing reads it again even where the file system kept every stat (a mount without ctime)."""
+    from retail_pipeline.core.manifest import files_to_probe
+
+    listing = pl.DataFrame(
+        {"path": ["a.csv", "b.csv"], "size_bytes": [10, 20], "mtime": [T0, T0], "inode": [1, 2], "ctime": [T0, T0]},
+        schema={n: LANDED_FILES[n] for n in ("path", "size_bytes", "mtime", "inode", "ctime")},
+    )
+    previous = listing.with_columns(
+        pl.lit("active").alias("status"), pl.Series("sha256", ["a" * 64, "b" * 64])
+    )
+    assert files_to_probe(listing, previous) == []
+    assert files_to_probe(listing, previous, changed={"b.csv": "c" * 64}) == ["b.csv"]
+    # Once the manifest holds the version bronze saw, the report is done with.
+    assert files_to_probe(listing, previous, changed={"b.csv": "b" * 64}) == []
+
+
 def test_a_file_back_after_being_missing_is_active_again(landing, tmp_path):
     zone = LandingZone(root=str(landing))
     write_csv(landing / "day1.csv", DAY1)

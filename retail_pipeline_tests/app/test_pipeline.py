@@ -222,6 +222,38 @@ def test_a_changed_file_replaces_its_rows_in_old_and_new_dates_and_a_deleted_one
     assert manifest.filter(pl.col("path") == "online_retail_2010-12-01.csv")["status"].to_list() == ["missing"]
 
 
+def test_a_file_changed_between_landing_and_bronze_is_reported_and_the_next_run_takes_it(resources, landing):
+    """Bronze finds a file's bytes no longer match the sha256 the landing recorded: it writes nothing of those
+    dates, says what happens next, and records the file in the build state, so the next plain run reads it
+    again and rebuilds its dates."""
+    from retail_pipeline.adapters.build_state import read_state
+    from retail_pipeline.defs.jobs import RANGE_END_TAG, RANGE_START_TAG
+
+    house = resources["lakehouse"]
+    write_days(landing)
+    run = lambda: run_pipeline(str(landing), house.root, dg.DagsterInstance.ephemeral(), say=lambda _: None, marts=False)  # noqa: E731
+    run()
+    path = landing / "online_retail_2010-12-02.csv"
+    path.write_bytes(path.read_bytes().replace(b"POSTAGE", b"POSTAGX"))
+    defs = build_definitions(resources=resources)
+    bronze_only = dg.materialize(
+        list(defs.assets), selection=["bronze/transactions", "bronze/erased_rows"], resources=resources,
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+        tags={RANGE_START_TAG: "2010-12-02", RANGE_END_TAG: "2010-12-02"},
+    )
+    assert not bronze_only.success
+    failure = next(e for e in bronze_only.all_events if e.is_step_failure).event_specific_data.error
+    message = str(failure.message) + "".join(str(c.message) for c in (failure.cause,) if c)
+    assert "changed since it was landed" in message and "read again" in message
+    assert "materialise bronze/landed_files again" not in message
+    marks = read_state(house).filter(pl.col("table") == "bronze/transactions", pl.col("business_date") == date(2010, 12, 2))
+    assert marks["built_from"].to_list() == ["failed:source_changed"]
+
+    run()
+    day2 = house.read("bronze/transactions").filter(pl.col("_partition_date") == date(2010, 12, 2))
+    assert "POSTAGX" in day2["description"].to_list() and "POSTAGE" not in day2["description"].to_list()
+
+
 def test_running_the_whole_pipeline_twice_writes_the_same_tables(resources, landing):
     house = resources["lakehouse"]
     run = lambda: run_pipeline(str(landing), house.root, dg.DagsterInstance.ephemeral(), say=lambda _: None)  # noqa: E731
