@@ -162,5 +162,13 @@ def record_failed_check(lakehouse: Lakehouse, table: str, check: str, window: Wi
         _append(lakehouse, build_state.rows(table, None, marker, [], run_id, _now()))
 
 
+def record_source_changed(lakehouse: Lakehouse, table: str, window: Window, changed: dict[str, str], run_id: str) -> None:
+    """``table`` found landed files changed (path -> the sha256 it read) and wrote nothing of ``window``:
+    its dates stay behind and the next landing reads the files again (``build_state.changed_sources``)."""
+    tokens = {day: build_state.SOURCE_CHANGED for day in window.dates()}
+    inputs = [f"{sha}:{path}" for path, sha in sorted(changed.items())]
+    _append(lakehouse, build_state.rows(table, tokens, None, inputs, run_id, _now()))
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)

@@ -2,10 +2,11 @@
 changed files, resolving the manifest).
 
 The landing zone is the source of truth (DESIGN.md "Landing"). Landing lists the files, reads only the ones
-that are new or changed (by path, size and mtime), and resolves each file's status (``core/manifest.py``).
+that are new or changed (by path, size, mtime, inode and ctime), and resolves each file's status (``core/manifest.py``).
 """
 
-from datetime import date, datetime, timezone
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -13,7 +14,7 @@ import polars as pl
 
 from retail_pipeline.core.contracts import LANDED_FILES
 from retail_pipeline.core.landing_files import SUPPORTED_SUFFIXES, LandingError, RawFile, parse_csv, parse_xlsx
-from retail_pipeline.core.manifest import files_to_probe, resolve_manifest
+from retail_pipeline.core.manifest import FINGERPRINT, files_to_probe, resolve_manifest
 from retail_pipeline.core.parsing import parse_timestamp
 from retail_pipeline.settings import DEFAULT_LANDING
 
@@ -40,10 +41,12 @@ class LandingZone(dg.ConfigurableResource):
                     {
                         "path": rel.as_posix(),
                         "size_bytes": stat.st_size,
-                        "mtime": datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc),
+                        "mtime": _utc(stat.st_mtime_ns),
+                        "inode": stat.st_ino,
+                        "ctime": _utc(stat.st_ctime_ns),
                     }
                 )
-        return pl.DataFrame(rows, schema={n: LANDED_FILES[n] for n in ("path", "size_bytes", "mtime")})
+        return pl.DataFrame(rows, schema={n: LANDED_FILES[n] for n in FINGERPRINT})
 
     def confined(self, path: str) -> Path:
         """``path`` under the root, refused if it resolves outside it (``..``, or a symlink to elsewhere): the
@@ -110,8 +113,16 @@ def _ignored(rel: Path) -> bool:
     )
 
 
-def land(zone: LandingZone, previous: pl.DataFrame, start: date, end: date, now: datetime) -> pl.DataFrame:
-    """List the landing zone, read what is new or changed, and return the new manifest."""
+def _utc(ns: int) -> datetime:
+    # Microseconds, as the manifest stores them: a float of seconds would round differently on the way back.
+    return datetime.fromtimestamp(ns // 10**9, tz=timezone.utc) + timedelta(microseconds=ns // 1000 % 10**6)
+
+
+def land(
+    zone: LandingZone, previous: pl.DataFrame, start: date, end: date, now: datetime, changed: Mapping[str, str] | None = None
+) -> pl.DataFrame:
+    """List the landing zone, read what is new or changed (and what bronze found changed: ``changed``), and
+    return the new manifest."""
     listing = zone.list_files()
-    probes = zone.probe(files_to_probe(listing, previous))
+    probes = zone.probe(files_to_probe(listing, previous, changed))
     return resolve_manifest(listing, previous, probes, now, start, end)

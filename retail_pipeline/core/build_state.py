@@ -11,7 +11,10 @@ Every write of a lakehouse table appends rows to the build log (``_state/builds`
   a digest of the tokens of the tables it read (``inputs``), and a reference table (exchange rates,
   countries) a digest of its content;
 - a **blocking check that failed** appends ``failed:<check>`` for the table and dates it checked: they stay
-  behind, and are named, until a run passes it.
+  behind, and are named, until a run passes it;
+- **bronze finding a landed file changed** (its bytes no longer match the manifest's sha256) appends
+  ``failed:source_changed`` for the run's dates, with ``inputs`` = ``<sha256 read>:<path>`` of each such file:
+  the next landing reads those files again (``changed_sources``) and the dates are rebuilt from them.
 
 A table with blocking checks (silver and gold) is first recorded ``pending:<token>``: built, not yet vouched
 for. Only a run that succeeded, so whose blocking checks all passed, confirms its pending records
@@ -33,6 +36,17 @@ import polars as pl
 EMPTY = "empty"
 FAILED = "failed:"
 PENDING = "pending:"
+
+
+SOURCE_CHANGED = f"{FAILED}source_changed"
+
+
+def changed_sources(state: pl.DataFrame, table: str = "bronze/transactions") -> dict[str, str]:
+    """path -> sha256 of the landing files bronze last found changed since they were landed (on dates whose
+    latest record says so: a rebuild of those dates supersedes it)."""
+    marked = state.filter((pl.col("table") == table) & (pl.col("built_from") == SOURCE_CHANGED))
+    found = marked["inputs"].explode().drop_nulls().unique().sort().to_list()
+    return {path: sha for sha, _, path in (entry.partition(":") for entry in found)}
 
 
 def settled(token: str) -> str:

@@ -540,6 +540,14 @@ class LandedFilesModel(pa.DataFrameModel):
     path: str = pa.Field(unique=True, description="Path of the file, relative to the landing root")
     size_bytes: pl.Int64 = pa.Field(nullable=True, ge=0, description="Size of the file in bytes when last listed")
     mtime: UTC_TS = pa.Field(nullable=True, description="Last-modified time of the file (UTC) when last listed")
+    inode: pl.Int64 = pa.Field(  # added in 1.3
+        nullable=True, description="Inode number of the file when last listed (a file replaced by rename has a new one)"
+    )
+    ctime: UTC_TS = pa.Field(
+        nullable=True,
+        description="Status-change time of the file (UTC) when last listed: any write moves it, and unlike the "
+        "mtime no copy tool can set it back (cp -p, rsync -t)",
+    )
     sha256: str = pa.Field(
         nullable=True,
         str_matches=r"^[0-9a-f]{64}$",

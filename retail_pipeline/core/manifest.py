@@ -9,6 +9,7 @@ before and fresh probes of the changed files, each file's status:
 The manifest never claims rows are in bronze: bronze's own ``_file_sha256`` column says that.
 """
 
+from collections.abc import Mapping
 from datetime import date, datetime
 
 import polars as pl
@@ -16,11 +17,22 @@ import polars as pl
 from retail_pipeline.core.contracts import LANDED_FILES, conform
 from retail_pipeline.core.dates import Window
 
+# What a listing knows of a file without reading it. Size and mtime alone miss a file rewritten by a tool that
+# restores the mtime (cp -p, rsync -t); the ctime no tool can set, and a file replaced by rename has a new inode.
+FINGERPRINT = ("path", "size_bytes", "mtime", "inode", "ctime")
 
-def files_to_probe(listing: pl.DataFrame, previous: pl.DataFrame) -> list[str]:
-    """Paths that are new, back after being missing, or whose size or mtime changed since the last landing."""
-    known = previous.filter(pl.col("status") != "missing").select("path", "size_bytes", "mtime")
-    return listing.join(known, on=["path", "size_bytes", "mtime"], how="anti")["path"].sort().to_list()
+
+def files_to_probe(listing: pl.DataFrame, previous: pl.DataFrame, changed: Mapping[str, str] | None = None) -> list[str]:
+    """Paths that are new, back after being missing, or whose fingerprint changed since the last landing, and
+    those bronze found changed (``changed``: path -> the sha256 it read) while the manifest still holds
+    another version of them."""
+    known = previous.filter(pl.col("status") != "missing")
+    paths = set(listing.join(known.select(FINGERPRINT), on=list(FINGERPRINT), how="anti")["path"].to_list())
+    if changed:
+        landed = dict(known.select("path", "sha256").iter_rows())
+        listed = set(listing["path"].to_list())
+        paths |= {path for path, sha in changed.items() if path in listed and landed.get(path) != sha}
+    return sorted(paths)
 
 
 def resolve_manifest(
@@ -39,8 +51,9 @@ def resolve_manifest(
         "first_seen",
     )
     present = previous.filter(pl.col("status") != "missing")
-    unchanged = listing.join(
-        present.select("path", "size_bytes", "mtime", *carried), on=["path", "size_bytes", "mtime"], how="inner"
+    unchanged = (
+        listing.join(present.select(*FINGERPRINT, *carried), on=list(FINGERPRINT), how="inner")
+        .join(probes.select("path"), on="path", how="anti")  # read again although its stats did not move
     ).with_columns(
         # Only a read error is a fact about the file; a date-range rejection is re-decided below.
         pl.when(pl.col("business_dates").is_null()).then(pl.col("reason")).alias("reason")

@@ -69,19 +69,20 @@ def next_attempt(previous: list[float] | None, last_status: str | None, now: flo
     return attempt + 1
 
 
-def landing_needed(settled: pl.DataFrame, manifest: pl.DataFrame) -> list[str]:
-    """Paths the landing step must look at: settled files new or changed (by size and mtime) since the
-    manifest, and files the manifest holds that are gone. Stats only: no file is read."""
-    changed = files_to_probe(settled, manifest)
+def landing_needed(settled: pl.DataFrame, manifest: pl.DataFrame, changed_sources: dict[str, str] | None = None) -> list[str]:
+    """Paths the landing step must look at: settled files new or changed (by their stats) since the
+    manifest or found changed by bronze (``changed_sources``), and files the manifest holds that are gone.
+    Stats only: no file is read."""
+    changed = files_to_probe(settled, manifest, changed_sources)
     present = manifest.filter(pl.col("status") != "missing")["path"]
     gone = sorted(set(present.to_list()) - set(settled["path"].to_list()))
     return sorted(set(changed) | set(gone))
 
 
 def observe(listing: pl.DataFrame) -> dict[str, list[int]]:
-    """path -> [size, mtime in µs] of a landing listing."""
-    rows = listing.select("path", "size_bytes", pl.col("mtime").dt.epoch("us"))
-    return {path: [size, mtime] for path, size, mtime in rows.iter_rows()}
+    """path -> [size, mtime in µs, inode, ctime in µs] of a landing listing."""
+    rows = listing.select("path", "size_bytes", pl.col("mtime").dt.epoch("us"), "inode", pl.col("ctime").dt.epoch("us"))
+    return {path: list(stat) for path, *stat in rows.iter_rows()}
 
 
 def listing_digest(seen: dict[str, list[int]]) -> str:

@@ -209,7 +209,7 @@ def evaluate_landing(
     )
     if waiting:
         log.info(f"{pending} ({', '.join(waiting[:5])}{', ...' if len(waiting) > 5 else ''})")
-    to_land = landing_needed(settled, manifest)
+    to_land = landing_needed(settled, manifest, build_state.changed_sources(read_state(lakehouse)))
     if to_land:
         key = f"land@{listing_digest(observe(settled))[:16]}"
         request = _request(cursor, runs, key, now, backoff_s, log, job_name=landing_job.name)

@@ -2,7 +2,7 @@
 functions: which dates of which daily tables are behind, which whole-history outputs, what a failed
 blocking check holds back, and when the sensor asks for failed work again."""
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import polars as pl
 
@@ -138,16 +138,24 @@ def test_landing_is_needed_for_new_changed_and_gone_files_only():
             "path": ["a.csv", "b.csv", "gone.csv"],
             "size_bytes": [10, 20, 30],
             "mtime": [AT, AT, AT],
+            "inode": [1, 2, 3],
+            "ctime": [AT, AT, AT],
+            "sha256": ["a" * 64, "b" * 64, "c" * 64],
             "status": ["active", "active", "missing"],
         }
     )
-    listing = pl.DataFrame({"path": ["a.csv", "b.csv"], "size_bytes": [10, 20], "mtime": [AT, AT]})
+    listing = landed.filter(pl.col("status") == "active").select("path", "size_bytes", "mtime", "inode", "ctime")
     assert landing_needed(listing, landed) == []
     grown = listing.with_columns(pl.when(pl.col("path") == "b.csv").then(21).otherwise(pl.col("size_bytes")).alias("size_bytes"))
     assert landing_needed(grown, landed) == ["b.csv"]
+    # Rewritten with its mtime restored (cp -p): the ctime moved.
+    touched = listing.with_columns(pl.when(pl.col("path") == "a.csv").then(AT + timedelta(seconds=1)).otherwise(pl.col("ctime")).alias("ctime"))
+    assert landing_needed(touched, landed) == ["a.csv"]
     assert landing_needed(listing.filter(pl.col("path") == "a.csv"), landed) == ["b.csv"]  # b.csv is gone
-    new = pl.concat([listing, pl.DataFrame({"path": ["c.csv"], "size_bytes": [5], "mtime": [AT]})])
+    new = pl.concat([listing, listing.head(1).with_columns(pl.lit("c.csv").alias("path"))])
     assert landing_needed(new, landed) == ["c.csv"]
+    # Bronze found b.csv changed (another sha256 than the manifest's): landed again, stats or not.
+    assert landing_needed(listing, landed, {"b.csv": "d" * 64}) == ["b.csv"]
 
 
 def test_a_build_not_yet_vouched_for_by_its_checks_is_behind_until_its_run_is_confirmed():

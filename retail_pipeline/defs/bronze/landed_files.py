@@ -5,10 +5,12 @@ from datetime import datetime, timezone
 import dagster as dg
 import polars as pl
 
+from retail_pipeline.adapters.build_state import read_state
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.lakehouse_state import read_manifest
 from retail_pipeline.adapters.landing_zone import LandingZone, land
 from retail_pipeline.core import tables
+from retail_pipeline.core.build_state import changed_sources
 from retail_pipeline.defs.checks import contract_check
 from retail_pipeline.defs.partitions import partition_bounds
 from retail_pipeline.defs.policies import DELTA, key_of
@@ -19,7 +21,8 @@ def landed_files(context: dg.AssetExecutionContext, landing: LandingZone, lakeho
     """The manifest of the landing zone: one row per file ever landed, with its size, mtime, sha256, format,
     business dates, and status (active, duplicate, missing, rejected with a reason)."""
     start, end = partition_bounds()
-    manifest = land(landing, read_manifest(lakehouse), start, end, now=datetime.now(timezone.utc))
+    changed = changed_sources(read_state(lakehouse))  # files bronze found changed since they were landed
+    manifest = land(landing, read_manifest(lakehouse), start, end, now=datetime.now(timezone.utc), changed=changed)
 
     by_status = dict(manifest.group_by("status").len().iter_rows())
     for path, reason in manifest.filter(pl.col("status") == "rejected").select("path", "reason").iter_rows():

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 import polars as pl
 
+from retail_pipeline.adapters.build_state import record_source_changed
 from retail_pipeline.adapters.erasure_register import registered
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.lakehouse_state import read_manifest
@@ -56,22 +57,31 @@ def transactions(
     valid_start, valid_end = partition_bounds()
     ingested_at = datetime.now(timezone.utc)
     files = active_files(manifest, window)
-    parts = []
+    parts, changed = [], {}
     for path, sha256 in files.iter_rows():
         try:
             raw = landing.read(path)
         except (LandingError, OSError) as exc:
             raise dg.Failure(
-                f"{path} was landed but cannot be read now ({exc}): materialise bronze/landed_files again, "
-                "then this partition."
+                f"{path} was landed but cannot be read now ({exc}): the next landing (`retail-pipeline run`, or "
+                "the landing sensor's next tick) finds it changed or gone, and these dates are rebuilt then."
             ) from exc
         if raw.sha256 != sha256:
-            raise dg.Failure(
-                f"{path} changed since it was landed (sha256 {sha256[:12]}... -> {raw.sha256[:12]}...): "
-                "materialise bronze/landed_files again, then this partition.",
-            )
+            changed[path] = raw.sha256
+            continue
         rows = to_bronze(raw, valid_start, valid_end, ingested_at, context.run_id)
         parts.append(rows.filter(window.expr("_partition_date")))
+    if changed:
+        # The landing step is the manifest's one writer: bronze says what it found in its own state, and
+        # the next landing reads these files again whatever their stats say.
+        record_source_changed(lakehouse, tables.BRONZE_TRANSACTIONS.path, window, changed, context.run_id)
+        names = ", ".join(sorted(changed))
+        raise dg.Failure(
+            f"{names} changed since {'it was' if len(changed) == 1 else 'they were'} landed (the bytes no longer "
+            f"match the sha256 the landing recorded): nothing of {window.start} .. {window.end - timedelta(days=1)} "
+            "was written. They are marked to be read again: the next `retail-pipeline run` (or the landing "
+            "sensor's next tick) lands the new version and rebuilds their dates."
+        )
     landed = conform(pl.concat(parts), tables.BRONZE_TRANSACTIONS.schema) if parts else empty(tables.BRONZE_TRANSACTIONS.schema).lazy()
     kept, erased = drop_erased(landed, registered(lakehouse), context.run_id)
     frame, erased = pl.collect_all([kept, erased])
