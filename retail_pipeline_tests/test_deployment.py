@@ -39,14 +39,19 @@ REQUIRED = (*SECRETS, "DAGSTER_POSTGRES_USER", "DAGSTER_POSTGRES_DB", "MINIO_ROO
 DAGSTER_SERVICES = ("user-code", "webserver", "daemon")
 LONG_RUNNING = ("postgres", "minio", *DAGSTER_SERVICES)
 HEALTHY, COMPLETED = "service_healthy", "service_completed_successfully"
+# Every service that holds a secret starts only once the one-shot secrets-check has passed.
+CHECKED = {"secrets-check": COMPLETED}
 EXPECTED_DEPENDS_ON = {
-    "postgres": {},
-    "minio": {},
-    "minio-init": {"minio": HEALTHY},
-    "user-code": {"postgres": HEALTHY, "minio-init": COMPLETED},
-    "webserver": {"postgres": HEALTHY, "user-code": HEALTHY},
-    "daemon": {"postgres": HEALTHY, "user-code": HEALTHY},
+    "secrets-check": {},
+    "postgres": {**CHECKED},
+    "minio": {**CHECKED},
+    "minio-init": {**CHECKED, "minio": HEALTHY},
+    "user-code": {**CHECKED, "postgres": HEALTHY, "minio-init": COMPLETED},
+    "webserver": {**CHECKED, "postgres": HEALTHY, "user-code": HEALTHY},
+    "daemon": {**CHECKED, "postgres": HEALTHY, "user-code": HEALTHY},
 }
+CHECK_SECRETS = DEPLOY / "check-secrets.sh"
+LAKE_POLICY = DEPLOY / "lake-policy.sh"
 # An environment key whose value is a credential.
 SECRET_KEY = re.compile(r"PASSWORD|SECRET|ACCESS_KEY|TOKEN")
 # ${VAR:?message}: compose stops with the message when VAR is unset or empty.
@@ -116,7 +121,7 @@ def test_compose_file_is_valid_with_the_env_example(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-def test_compose_runs_postgres_minio_its_bucket_job_and_the_three_dagster_services(resolved):
+def test_compose_runs_the_secrets_check_postgres_minio_its_bucket_job_and_the_three_dagster_services(resolved):
     assert set(resolved["services"]) == set(EXPECTED_DEPENDS_ON)
 
 
@@ -256,6 +261,153 @@ def test_env_example_holds_placeholders_not_secrets():
         assert values[name].startswith("change-me"), name
     # A real .env never reaches the image.
     assert ".env" in (REPO / ".dockerignore").read_text().split()
+
+
+# --- placeholder secrets: deploy/check-secrets.sh and the service that runs it --------------------------------
+
+
+def check_secrets(**values: str) -> subprocess.CompletedProcess:
+    """deploy/check-secrets.sh run by a POSIX sh over SECRETS, with only ``values`` (and PATH) in its environment."""
+    return subprocess.run(
+        ["sh", str(CHECK_SECRETS), *SECRETS],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **values},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+REAL = {
+    "DAGSTER_POSTGRES_PASSWORD": "pg-9f4c1d7a2b6e8f30",
+    "MINIO_ROOT_PASSWORD": "minio-3a7e5c9b1d2f4a68",
+    "RETAIL_S3_SECRET_KEY": "s3-b8d2f6a4c0e1937d",
+}
+
+
+def test_check_secrets_passes_real_secrets():
+    result = check_secrets(**REAL)
+    assert result.returncode == 0, result.stderr
+    assert not any(value in result.stdout + result.stderr for value in REAL.values())
+
+
+@pytest.mark.parametrize(
+    "placeholder",
+    ["change-me", "CHANGE-ME", "change-me-before-production", "prefix-change-me-suffix", "changeme-1234567890"],
+)
+@pytest.mark.parametrize("variable", SECRETS)
+def test_check_secrets_refuses_a_placeholder_and_names_its_variable(variable, placeholder):
+    result = check_secrets(**{**REAL, variable: placeholder})
+    assert result.returncode != 0
+    assert variable in result.stderr and "change-me" in result.stderr
+    # Only the variable at fault is named, and no value is printed.
+    assert [name for name in SECRETS if name in result.stderr] == [variable]
+    assert not any(value in result.stdout + result.stderr for value in REAL.values())
+
+
+@pytest.mark.parametrize("value, says", [("", "empty"), ("s3cr3t", "shorter than")])
+def test_check_secrets_refuses_an_empty_or_short_secret(value, says):
+    result = check_secrets(**{**REAL, "MINIO_ROOT_PASSWORD": value})
+    assert result.returncode != 0
+    assert "MINIO_ROOT_PASSWORD" in result.stderr and says in result.stderr
+
+
+def test_check_secrets_refuses_the_env_example_naming_every_secret():
+    result = check_secrets(**read_env_file(ENV_EXAMPLE))
+    assert result.returncode != 0
+    assert all(name in result.stderr for name in SECRETS)
+
+
+def test_check_secrets_refuses_an_unset_secret():
+    values = dict(REAL)
+    del values["RETAIL_S3_SECRET_KEY"]
+    result = check_secrets(**values)
+    assert result.returncode != 0 and "RETAIL_S3_SECRET_KEY" in result.stderr
+
+
+def test_every_service_holding_a_secret_starts_after_the_secrets_check_passed(resolved):
+    services = resolved["services"]
+    placeholders = {read_env_file(ENV_EXAMPLE)[name] for name in SECRETS}
+    holders = {
+        name for name, service in services.items()
+        if name != "secrets-check" and placeholders & set((service.get("environment") or {}).values())
+    }  # fmt: skip
+    assert holders == set(EXPECTED_DEPENDS_ON) - {"secrets-check"}
+    for name in holders:
+        assert services[name]["depends_on"]["secrets-check"]["condition"] == COMPLETED, name
+
+    check = services["secrets-check"]
+    # It checks every secret, with the values the other services get, by running deploy/check-secrets.sh.
+    environment = check["environment"]
+    assert {name: environment.get(name) for name in SECRETS} == {n: read_env_file(ENV_EXAMPLE)[n] for n in SECRETS}
+    command = [*check["entrypoint"], *check.get("command", [])]
+    assert command[-len(SECRETS):] == list(SECRETS)
+    mounts = {m["target"]: m for m in check["volumes"]}
+    (script,) = [part for part in command if part in mounts]
+    assert mounts[script]["type"] == "bind" and Path(mounts[script]["source"]) == CHECK_SECRETS
+    assert mounts[script].get("read_only") is True
+    assert check["restart"] == "no" and not check.get("depends_on")
+
+
+# --- the pipeline's MinIO user: a policy for its bucket only ------------------------------------------------
+
+
+def lake_policy(bucket: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["sh", str(LAKE_POLICY), bucket], env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("bucket", ["retail", "lake-test.01"])
+def test_the_lake_policy_covers_its_bucket_and_nothing_else(bucket):
+    result = lake_policy(bucket)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["Version"] == "2012-10-17"
+    resources, actions = set(), set()
+    for statement in document["Statement"]:
+        # Allow only, and only named resources and actions (no NotResource or NotAction, which widen).
+        assert set(statement) <= {"Sid", "Effect", "Action", "Resource"}, statement
+        assert statement["Effect"] == "Allow"
+        resources |= set(statement["Resource"])
+        for action in statement["Action"]:
+            assert action.startswith("s3:") and "*" not in action, action
+            actions.add(action)
+    assert resources == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
+    # What the lakehouse does: list, read, write (conditional commits are PUTs) and delete (vacuum).
+    assert {"s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"} <= actions
+    # Nothing that changes the bucket itself (its policy, its versioning) or deletes it.
+    assert not {a for a in actions if a.startswith(("s3:PutBucket", "s3:DeleteBucket"))}
+
+
+@pytest.mark.parametrize("bucket", ["*", "retail*", "retail/*", "Retail", "ab", "", 'x"y', "-retail"])
+def test_the_lake_policy_refuses_a_bucket_name_that_is_not_one(bucket):
+    # A wildcard would widen the policy to other buckets, a quote would break the document.
+    result = lake_policy(bucket)
+    assert result.returncode != 0 and result.stdout == ""
+
+
+def test_minio_init_attaches_the_lake_policy_of_the_lakehouse_bucket_not_readwrite(resolved):
+    init = resolved["services"]["minio-init"]
+    # `config` writes the container's $VAR as $$VAR again (escaped from compose's own interpolation).
+    script = "\n".join(init["command"]).replace("$$", "$")
+    assert not re.search(r"policy\s+attach\s+\S+\s+readwrite", script)
+    mounts = {m["target"]: m for m in init["volumes"]}
+    (target,) = [t for t, m in mounts.items() if Path(m["source"]) == LAKE_POLICY]
+    assert mounts[target]["type"] == "bind" and mounts[target].get("read_only") is True
+    # The document rendered for the bucket the init creates, created as a named policy and attached to the user.
+    rendered = re.search(rf'sh {re.escape(target)} "\$RETAIL_BUCKET" > (\S+)', script)
+    assert rendered, script
+    created = re.search(rf"mc admin policy create lake (\S+) {re.escape(rendered.group(1))}", script)
+    assert created, script
+    assert re.search(rf'mc admin policy attach lake {created.group(1)} --user "\$RETAIL_S3_ACCESS_KEY"', script)
+    # A user an earlier version of this file made keeps no every-bucket policy.
+    assert re.search(r'mc admin policy detach lake readwrite --user "\$RETAIL_S3_ACCESS_KEY"', script)
+    # The bucket of that policy is the lakehouse's.
+    bucket = init["environment"]["RETAIL_BUCKET"]
+    lakehouse = resolved["services"]["user-code"]["environment"]["RETAIL_LAKEHOUSE_URI"]
+    assert urlsplit(lakehouse).netloc == bucket
+    assert f"arn:aws:s3:::{bucket}/*" in lake_policy(bucket).stdout
 
 
 # --- Dockerfile ---------------------------------------------------------------------------------------------

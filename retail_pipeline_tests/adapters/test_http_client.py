@@ -244,3 +244,68 @@ def test_safe_url_and_retry_after_parsing():
 
     now = datetime(2024, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
     assert retry_after_seconds("Mon, 01 Jan 2024 12:00:30 GMT", now=now) == 30.0
+
+
+# --- redirects: the API key stays with the API's origin ---------------------------------------------------
+
+KEY_HEADER, KEY = "X-Api-Token", "key-7d2e-only-for-the-api"  # a custom header: httpx strips only Authorization
+
+
+def redirect(status: int, location: str) -> Fault:
+    return Fault(status=status, headers={"Location": location}, body=b"")
+
+
+def headers_carrying(requests, secret: str) -> list[str]:
+    return [name for r in requests for name, value in r.headers.items() if secret in value]
+
+
+@pytest.fixture
+def elsewhere():
+    """A second server on 127.0.0.1, on another port: another origin."""
+    with ApiServer() as s:
+        yield s
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_to_another_origin_is_not_followed_and_names_both_origins(server, elsewhere, status):
+    server.script("fx", redirect(status, f"{elsewhere.url('fx')}/{PATH}?base=EUR&symbols=GBP,USD"))
+    with client_for(server, headers={KEY_HEADER: KEY}) as client:
+        try:
+            outcome = client.get(PATH, PARAMS, validate)
+        except ApiError as exc:
+            outcome = exc
+    assert headers_carrying(elsewhere.requests, KEY) == []
+    assert elsewhere.requests == []  # not even without the key
+    assert server.count("fx") == 1  # a refusal, not retried: the server would redirect again
+    assert headers_carrying(server.requests, KEY) == [KEY_HEADER]
+    assert isinstance(outcome, ApiError)
+    assert f"HTTP {status} redirect" in outcome.reason and "not followed" in outcome.reason
+    assert f"http://127.0.0.1:{server.port}" in outcome.reason and f"http://127.0.0.1:{elsewhere.port}" in outcome.reason
+    assert KEY not in str(outcome)
+
+
+def test_a_redirect_to_another_scheme_on_the_same_host_and_port_is_another_origin(server):
+    # Refused before any connection: nothing listens for TLS there, and nothing needs to.
+    server.script("fx", redirect(302, f"https://127.0.0.1:{server.port}/fx/{PATH}"))
+    with client_for(server, headers={KEY_HEADER: KEY}) as client, pytest.raises(ApiError, match="not followed") as caught:
+        client.get(PATH, PARAMS, validate)
+    assert f"https://127.0.0.1:{server.port}" in caught.value.reason and server.count("fx") == 1
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_within_the_origin_is_followed_with_the_key(server, status):
+    server.script("fx", redirect(status, f"/fx/{PATH}?base=EUR&symbols=GBP,USD&moved=1"))
+    with client_for(server, headers={KEY_HEADER: KEY}) as client:
+        got = client.get(PATH, PARAMS, validate)
+    assert got.status == 200 and got.attempts == 1 and set(got.data["currency"]) == {"GBP", "USD"}
+    assert [r.headers.get(KEY_HEADER) for r in server.requests] == [KEY, KEY]
+    assert server.requests[1].query.get("moved") == ["1"]
+    assert headers_carrying(server.requests, KEY) == [KEY_HEADER, KEY_HEADER]
+
+
+def test_a_redirect_loop_within_the_origin_is_a_failure_not_an_exception_of_httpx(server):
+    server.script("fx", *[redirect(302, f"/fx/{PATH}?base=EUR&symbols=GBP,USD")] * 100)
+    with client_for(server) as client, pytest.raises(ApiError, match="redirects"):
+        client.get(PATH, PARAMS, validate)
+    assert server.count("fx") < 30
+    assert client.requests_sent == server.count("fx")  # each hop is a request on the wire

@@ -271,6 +271,39 @@ def test_the_api_key_is_sent_and_stored_nowhere(landing, tmp_path, api_env, monk
     assert logged and not any(secret in line for line in logged)
 
 
+def test_a_redirect_to_another_origin_keeps_the_key_home_and_the_run_falls_back_to_the_bundle(
+    landing, tmp_path, api_env, monkeypatch
+):
+    """The FX API answers every request with a redirect to another server (another port of 127.0.0.1): that
+    server receives nothing, the key stays with the API, and the run succeeds on the bundle and says why."""
+    server = api_env
+    secret = "key-93ab-for-the-fx-api-only"
+    monkeypatch.setenv("RETAIL_FX_API_KEY", secret)
+    monkeypatch.setenv("RETAIL_FX_API_KEY_HEADER", "X-Api-Token")
+    with ApiServer() as elsewhere:
+        server.script("fx", *[Fault(status=302, headers={"Location": f"{elsewhere.url('fx')}/stolen"}, body=b"")] * 50)
+        write_days(landing)
+        lines: list[str] = []
+        instance = dg.DagsterInstance.ephemeral()
+        run_pipeline(str(landing), str(tmp_path / "lake"), instance, say=lines.append, marts=False)
+    assert elsewhere.requests == []
+    assert server.count("fx") == 1  # refused, not retried
+    carrying = [(r.route, name) for r in server.requests for name, value in r.headers.items() if secret in value]
+    assert carrying == [("fx", "X-Api-Token")]
+
+    house = Lakehouse(root=str(tmp_path / "lake"))
+    assert house.read("bronze/fx_rates")["source"].unique().to_list() == ["bundle"]
+    assert house.read("silver/transactions")["gbp_eur"].null_count() == 0
+    event = instance.get_latest_materialization_event(dg.AssetKey(["bronze", "fx_rates"]))
+    meta = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+    assert meta["fallback_to_bundle"] is True
+    origins = f"http://127.0.0.1:{server.port}", f"http://127.0.0.1:{elsewhere.port}"
+    assert "HTTP 302 redirect" in meta["fallback_reasons"] and all(o in meta["fallback_reasons"] for o in origins)
+    text = "\n".join(lines)
+    assert "FX rates: API, 1 request(s) sent, 0 valid payload(s); 1 failed, the offline bundle stands in:" in text
+    assert "not followed" in text and secret not in text
+
+
 def test_cli_run_with_the_server_stopped_mid_run(tmp_path, monkeypatch):
     """`retail-pipeline run` against the test server, which goes down after its first answers."""
     home = tmp_path / "home"
