@@ -12,6 +12,10 @@ What it guarantees, and why each piece exists:
   attempts it opens and calls fail at once (no request), until ``cooldown_s`` has passed; then one trial
   request decides whether it closes again.
 - **A rate limit** (requests per second across all threads) and bounded concurrency for ``get_many``.
+- **Redirects within the API's origin only** (scheme, host and port): httpx would follow a redirect anywhere
+  and strip only ``Authorization``, so the API key, in a header of our choosing, would go to whatever host a
+  redirect names. A redirect to another origin is a failure naming both origins, not retried (the server
+  would answer it again); a redirect loop is a failure too.
 
 Hand-written rather than tenacity + pybreaker: the interplay (429 waits that do not trip the breaker, a
 breaker that stops the retry loop, a limiter shared by threads) is a few dozen lines here and would be glue
@@ -40,6 +44,8 @@ from retail_pipeline.core.enrichment.payload import PayloadError
 T = TypeVar("T")
 
 SECRET_PARAM_WORDS = ("key", "token", "secret", "password", "signature", "auth")
+MAX_REDIRECTS = 10
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def safe_url(url: str | httpx.URL) -> str:
@@ -53,6 +59,20 @@ def safe_url(url: str | httpx.URL) -> str:
         safe="*,.:",
     )
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """Scheme, host and port, the port spelt out when it is the scheme's default (httpx drops it then)."""
+    return url.scheme, url.host, url.port or DEFAULT_PORTS.get(url.scheme)
+
+
+def show_origin(url: httpx.URL) -> str:
+    """``scheme://host[:port]``: no user info, path or query, so nothing secret."""
+    return f"{url.scheme}://{url.netloc.decode('ascii')}"
+
+
+class RequestRefused(Exception):
+    """A request this client will not send (another origin, too many redirects); the message is safe to show."""
 
 
 class ApiError(RuntimeError):
@@ -209,7 +229,7 @@ class ApiClient:
             base_url=self.base_url.rstrip("/") + "/",
             headers={"Accept": "application/json", **self.headers},
             timeout=httpx.Timeout(self.read_timeout_s, connect=self.connect_timeout_s),
-            follow_redirects=True,
+            follow_redirects=False,  # _send follows them, within the API's origin only
             trust_env=False,  # no proxy from the environment: the URL configured is the one called
         )
         self._count_lock = threading.Lock()
@@ -225,10 +245,26 @@ class ApiClient:
         self.close()
 
     def _send(self, path: str, params: dict[str, str] | None) -> httpx.Response:
-        self.limiter.acquire()
-        with self._count_lock:
-            self.requests_sent += 1
-        return self._http.get(path.lstrip("/"), params=params)
+        """The answer to GET ``path``, through the redirects that stay within the API's origin."""
+        home = self._http.base_url
+        request = self._http.build_request("GET", path.lstrip("/"), params=params)
+        if origin(request.url) != origin(home):
+            raise RequestRefused(f"request to {show_origin(request.url)} refused: the API is {show_origin(home)}")
+        for _ in range(MAX_REDIRECTS + 1):
+            self.limiter.acquire()
+            with self._count_lock:
+                self.requests_sent += 1
+            response = self._http.send(request)
+            # httpx builds the redirect's request (method, URL) without sending it: ours to judge.
+            if response.next_request is None:
+                return response
+            request = response.next_request
+            if origin(request.url) != origin(home):
+                raise RequestRefused(
+                    f"HTTP {response.status_code} redirect to {show_origin(request.url)} not followed: the API is "
+                    f"{show_origin(home)}, and its requests (with the API key) go to its origin only"
+                )
+        raise RequestRefused(f"more than {MAX_REDIRECTS} redirects")
 
     def get(self, path: str, params: dict[str, str] | None, validate: Callable[[Any], T]) -> Fetched[T]:
         """One validated JSON document, or :class:`ApiError` after the retries (or at once, when the
@@ -249,6 +285,10 @@ class ApiClient:
             except httpx.TransportError as exc:
                 self.breaker.record_failure()
                 last = f"network error ({type(exc).__name__})"
+            except RequestRefused as exc:
+                # As a refused request (4xx): the server would redirect the same way again.
+                self.breaker.record_failure()
+                raise ApiError(url, str(exc), attempts) from None
             else:
                 status = response.status_code
                 if 200 <= status < 300:

@@ -9,7 +9,8 @@ variable                                            default     meaning
 ==================================================  ==========  ==========================================
 ``RETAIL_FX_API_URL``, ``RETAIL_COUNTRIES_API_URL``  unset       base URL, e.g. ``https://api.frankfurter.dev/v1``
                                                                 and ``https://restcountries.com/v3.1``
-``RETAIL_{FX,COUNTRIES}_API_KEY``                   unset       sent in the header below (never logged)
+``RETAIL_{FX,COUNTRIES}_API_KEY``                   unset       sent in the header below, to the URL's origin
+                                                                only (never logged)
 ``RETAIL_{FX,COUNTRIES}_API_KEY_HEADER``            X-API-Key   header that carries the key
 ``RETAIL_API_CONNECT_TIMEOUT_S`` / ``READ_...``     5 / 20      seconds
 ``RETAIL_API_RETRIES``                              3           retries after the first attempt

@@ -309,3 +309,11 @@ def test_a_redirect_loop_within_the_origin_is_a_failure_not_an_exception_of_http
         client.get(PATH, PARAMS, validate)
     assert server.count("fx") < 30
     assert client.requests_sent == server.count("fx")  # each hop is a request on the wire
+
+
+def test_a_path_naming_another_origin_is_refused_before_any_request(server, elsewhere):
+    # httpx would send an absolute URL as it is, past the base URL, with the client's headers.
+    with client_for(server, headers={KEY_HEADER: KEY}) as client, pytest.raises(ApiError, match="refused") as caught:
+        client.get(f"{elsewhere.url('fx')}/{PATH}", PARAMS, validate)
+    assert elsewhere.requests == [] and server.requests == [] and client.requests_sent == 0
+    assert f"http://127.0.0.1:{elsewhere.port}" in caught.value.reason
