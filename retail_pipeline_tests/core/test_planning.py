@@ -178,3 +178,11 @@ def test_a_reference_table_held_back_by_its_check_is_not_up_to_date():
     failed = build_state.rows("silver/fx_daily", None, "failed:matches_contract", [], "r", AT.replace(hour=4))
     work = plan(FILES, HELD, state(built(), failed), START, END, DAILY, [])
     assert work.dates == [] and work.blocked == {"silver/fx_daily: matches_contract": []} and not work.up_to_date
+
+
+def test_a_full_run_rebuilds_every_date_a_deleted_file_held_even_at_the_edge_of_the_range():
+    """b.csv, the only file of D2 (the last date), is gone: a plain plan leaves D2 alone (a deletion rebuilds
+    nothing by itself); ``full`` rebuilds D1 and D2, so D2's rows leave bronze."""
+    gone = FILES.with_columns(pl.when(pl.col("path") == "b.csv").then(pl.lit("missing")).otherwise("status").alias("status"))
+    assert plan(gone, HELD, built(), START, END, DAILY, []).dates == []
+    assert plan(gone, HELD, built(), START, END, DAILY, [], full=True).dates == [D1, D2]

@@ -328,6 +328,31 @@ def record_daily_as(house: Lakehouse, table: str, day: date, token: str) -> None
     house.append(tables.BUILD_LOG, core_state.rows(table, {day: token}, None, [], "test", datetime.now(ZoneInfo("UTC"))))
 
 
+def test_a_deleted_file_is_named_with_the_rows_still_held_until_a_full_run_takes_them_out(landing, lakehouse_root):
+    write_days(landing)
+    instance = dg.DagsterInstance.ephemeral()
+
+    def run(**kwargs) -> list[str]:
+        lines: list[str] = []
+        run_pipeline(str(landing), str(lakehouse_root), instance, say=lines.append, marts=False, **kwargs)
+        return lines
+
+    run()
+    (landing / "online_retail_2010-12-03.csv").unlink()  # the last date: no other file holds it
+    after_delete = run()
+    house = Lakehouse(root=str(lakehouse_root))
+    held = house.read("bronze/transactions").filter(pl.col("_source_file") == "online_retail_2010-12-03.csv").height
+    assert held == 2
+    assert any(
+        "missing online_retail_2010-12-03.csv" in l and "2 rows still in bronze" in l and "--full" in l for l in after_delete
+    ), after_delete
+    full = run(full=True)
+    assert "[2/3] bronze -> silver -> gold for 2010-12-01 .. 2010-12-03 (3 daily partitions, one run) ..." in full
+    assert house.read("bronze/transactions").filter(pl.col("_partition_date") == date(2010, 12, 3)).is_empty()
+    assert house.read("silver/transactions").filter(pl.col("invoice_date") == date(2010, 12, 3)).is_empty()
+    assert any("missing online_retail_2010-12-03.csv" in l and "no rows left" in l for l in full), full
+
+
 def test_run_rebuilds_only_what_changed_and_completes_unfinished_dates(landing, lakehouse_root):
     write_days(landing)
     instance = dg.DagsterInstance.ephemeral()
