@@ -22,10 +22,10 @@ import polars as pl
 
 from retail_pipeline.adapters.build_state import confirm_runs
 from retail_pipeline.adapters.lakehouse import SCHEMA_VERSION, Lakehouse
-from retail_pipeline.adapters.lakehouse_state import current_plan
+from retail_pipeline.adapters.lakehouse_state import bronze_files, current_plan, read_manifest
 from retail_pipeline.core import tables
 from retail_pipeline.core.dates import Window
-from retail_pipeline.core.planning import Plan, group_ranges
+from retail_pipeline.core.planning import Plan, group_ranges, missing_files_held
 from retail_pipeline.core.text_table import text_table
 from retail_pipeline.defs.definitions import build_definitions
 from retail_pipeline.defs.errors import root_cause
@@ -302,7 +302,26 @@ def run_pipeline(
     built, partitions = _daily_and_history(
         defs, instance, house, say, settings.max_partitions_per_run, full=full, also=also, history=history, marts=marts
     )
+    _say_missing(house, say)
     return PipelineReport(runs + built, partitions, house)
+
+
+def _say_missing(house: Lakehouse, say, shown: int = 10) -> None:
+    """Name each deleted file and the rows bronze still holds of it: they stay until their dates are rebuilt."""
+    manifest = read_manifest(house)
+    if not manifest.filter(pl.col("status") == "missing").height:
+        return
+    held = missing_files_held(manifest, bronze_files(house))
+    for path, rows, first, last in held.head(shown).iter_rows():
+        if rows:
+            say(
+                f"      missing {path}: {rows:,} rows still in bronze ({first} .. {last}); they leave when those "
+                "dates are rebuilt: `retail-pipeline run --full`, or a file landed for them"
+            )
+        else:
+            say(f"      missing {path}: no rows left in bronze")
+    if held.height > shown:
+        say(f"      ... and {held.height - shown} more missing file(s) (bronze/landed_files, status missing)")
 
 
 def backfill(
@@ -327,6 +346,7 @@ def backfill(
     _, house, defs, runs = _start(landing, lakehouse, instance, say)
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     built, _ = _daily_and_history(defs, instance, house, say, chunk, also=days)
+    _say_missing(house, say)
     return PipelineReport(runs + built, (first, last), house)
 
 

@@ -272,16 +272,26 @@ def plan(
 
 
 def _every_date_with_data(manifest: pl.DataFrame, bronze: pl.DataFrame, start: date, end: date) -> list[date]:
-    """Every placeable date of an active file, and every date bronze holds for files still in the landing
-    zone (``run --full``)."""
-    active = manifest.filter(pl.col("status") == "active")
-    dates = {
-        d for d in active.select(pl.col("business_dates").explode()).drop_nulls().to_series().to_list()
-        if start <= d < end
-    }
-    present = manifest.filter(pl.col("status") != "missing")["path"]
-    dates |= {
-        d for d in bronze.filter(pl.col("_source_file").is_in(present.implode()))["_partition_date"].to_list()
-        if start <= d < end
-    }
-    return sorted(dates)
+    """Every placeable date of an active or deleted (``missing``) file, and every date bronze holds
+    (``run --full``): a date only a deleted file held is rebuilt too, which takes its rows out."""
+    landed = manifest.filter(pl.col("status").is_in(["active", "missing"]))
+    dates = set(landed.select(pl.col("business_dates").explode()).drop_nulls().to_series().to_list())
+    dates |= set(bronze["_partition_date"].drop_nulls().to_list())
+    return sorted(d for d in dates if start <= d < end)
+
+
+def missing_files_held(manifest: pl.DataFrame, bronze: pl.DataFrame) -> pl.DataFrame:
+    """Per deleted (``missing``) file: the rows bronze still holds of it and their first and last date (0 rows
+    and null dates once they are out)."""
+    missing = manifest.filter(pl.col("status") == "missing").select(pl.col("path").alias("_source_file"))
+    held = (
+        bronze.filter(pl.col("rows") > 0)
+        .group_by("_source_file")
+        .agg(pl.col("rows").sum(), pl.col("_partition_date").min().alias("first"), pl.col("_partition_date").max().alias("last"))
+    )
+    return (
+        missing.join(held, on="_source_file", how="left")
+        .with_columns(pl.col("rows").fill_null(0))
+        .rename({"_source_file": "path"})
+        .sort("path")
+    )
