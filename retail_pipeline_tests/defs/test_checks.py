@@ -342,3 +342,45 @@ def test_a_line_lost_between_a_file_and_bronze_fails_and_names_the_file(landing,
     assert not broken.passed
     assert broken.metadata["failures"].value == 1
     assert victim["_source_file"] in broken.description
+
+
+def test_failing_checks_put_no_customer_id_in_the_event_log(landing, lakehouse_root):
+    """The event log outlives an erasure: a contract check that fails on rows of a customer (a column rule on
+    the id itself, a frame-level rule whose pandera failure case is the whole row) names the rows by their
+    identifying columns, never by the id, its surrogate key or the raw record. The whole event log of that run
+    is read."""
+    from retail_pipeline.app.runner import run_pipeline
+    from retail_pipeline.core.erasure import customer_key
+    from retail_pipeline.defs.silver.transactions import matches_contract
+
+    ids = ["84620195", "73519026"]
+    write_days(landing, {"2010-12-01": [
+        f"536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/1/2010 8:26,2.55,{ids[0]},United Kingdom",
+        f"536366,22633,HAND WARMER UNION JACK,6,12/1/2010 8:28,1.85,{ids[1]},United Kingdom",
+        "536367,21777,RECIPE BOX,4,12/1/2010 9:02,7.95,,EIRE",
+    ]})
+    house = run_pipeline(str(landing), str(lakehouse_root), dg.DagsterInstance.ephemeral(), say=lambda _: None, marts=False).lakehouse
+    silver = house.read("silver/transactions")
+    broken = silver.with_columns(
+        # A frame-level rule broken on the first customer's line, a column rule on the second's id.
+        pl.when(pl.col("customer_id") == ids[0]).then(pl.col("line_total_gbp") + 1).otherwise(pl.col("line_total_gbp")).alias("line_total_gbp"),
+        pl.when(pl.col("customer_id") == ids[1]).then(pl.lit("7351 9026")).otherwise(pl.col("customer_id")).alias("customer_id"),
+    )
+    house.write("silver/transactions", broken, "invoice_date")
+
+    resources = build_resources(str(landing), str(lakehouse_root))
+    base = build_definitions(resources=resources)
+    job = dg.define_asset_job("only_checks", selection=dg.AssetSelection.checks(matches_contract))
+    defs = dg.Definitions(assets=base.assets, asset_checks=base.asset_checks, jobs=[job], resources=resources)
+    instance = dg.DagsterInstance.ephemeral()
+    result = defs.resolve_job_def("only_checks").execute_in_process(instance=instance, raise_on_error=False)
+    evaluation = next(e for e in result.get_asset_check_evaluations() if e.check_name == "matches_contract")
+    assert not evaluation.passed
+    assert "line_totals_are_quantity_times_price_times_rate" in evaluation.description
+    assert evaluation.metadata["failures"].value >= 2 and "sample" in evaluation.metadata
+
+    logged = [repr(entry) for entry in instance.all_logs(result.run_id)]
+    assert len(logged) > 10
+    forbidden = [*ids, "7351 9026", *(str(customer_key(i)) for i in ids)]
+    leaks = [(word, line[:300]) for line in logged for word in forbidden if word in line]
+    assert not leaks, leaks
