@@ -5,6 +5,7 @@ one, empty when it holds. The asset checks beside each asset (``defs/``) read th
 import pandera.polars as pa
 import polars as pl
 
+from retail_pipeline.core.preview import HIDDEN, PERSONAL_COLUMNS
 from retail_pipeline.core.transforms.kpis import CURRENCIES, IS_CANCELLATION, IS_GROSS
 
 # Money in gold is exact to the millionth; half a penny leaves room for float representation only.
@@ -143,6 +144,28 @@ def contract_failures(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> pl
 
 # Columns that identify a row to a person without naming a customer, in the order a message gives them.
 IDENTIFYING_COLUMNS = ("invoice_no", "stock_code", "month", "country", "table", "_source_file", "_source_row")
+
+
+def redact_failure_cases(failures: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
+    """``contract_failures(model, frame)`` fit for Dagster's event log, which an erasure cannot rewrite: a
+    failure case of a personal column (customer id, key, raw record) is hidden, and one of a frame-level rule
+    (pandera gives the whole row) is replaced by the row's identifying columns, never a customer's."""
+    keys = [c for c in IDENTIFYING_COLUMNS if c in frame.columns]
+    label = pl.concat_str([pl.format(f"{c}={{}}", pl.col(c).cast(pl.String).fill_null("")) for c in keys], separator=" ")
+    labels = frame.select(label.alias("__label") if keys else pl.lit(HIDDEN).alias("__label")).with_row_index("index")
+    return (
+        failures.join(labels.with_columns(pl.col("index").cast(failures.schema["index"])), on="index", how="left")
+        .with_columns(
+            pl.when(pl.col("column").is_in(list(PERSONAL_COLUMNS)))
+            .then(pl.lit(HIDDEN))
+            # A rule on the schema (a dtype, a missing column) or on a value of a column that is not personal.
+            .when(pl.col("index").is_null() | pl.col("column").is_in(list(frame.columns)))
+            .then(pl.col("failure_case"))
+            .otherwise(pl.coalesce("__label", pl.lit(HIDDEN)))
+            .alias("failure_case")
+        )
+        .drop("__label")
+    )
 
 
 def describe_failures(failures: pl.DataFrame, frame: pl.DataFrame, date_column: str | None, first: int = 3) -> str:

@@ -19,7 +19,7 @@ from retail_pipeline.adapters.build_state import record_failed_check
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.core import tables
 from retail_pipeline.core.dates import Window
-from retail_pipeline.core.invariants import contract_failures, describe_failures
+from retail_pipeline.core.invariants import contract_failures, describe_failures, redact_failure_cases
 from retail_pipeline.core.preview import markdown_preview
 from retail_pipeline.core.tables import Table
 from retail_pipeline.defs.partitions import daily_partitions
@@ -138,7 +138,7 @@ def contract_check(table: Table) -> dg.AssetChecksDefinition:
         what = f"contract failures in {table.path}"
         if failures.height:
             what += f": {describe_failures(failures, collected, date_column)}"
-        result = check_result(failures, what, rows_checked=collected.height)
+        result = check_result(redact_failure_cases(failures, collected), what, rows_checked=collected.height)
         if failures.height:
             for column, check, n in by_rule.head(10).iter_rows():
                 result.metadata[f"failures: {column} / {check}"] = dg.MetadataValue.int(n)

@@ -344,6 +344,23 @@ def test_a_line_lost_between_a_file_and_bronze_fails_and_names_the_file(landing,
     assert victim["_source_file"] in broken.description
 
 
+def test_failure_cases_keep_what_names_a_fault_and_hide_what_names_a_customer():
+    from retail_pipeline.core.invariants import redact_failure_cases
+
+    frame = pl.DataFrame({"invoice_no": ["536365", "536366"], "stock_code": ["85123A", "22633"], "customer_id": ["17850", "1 2"], "quantity": [1, -2]})
+    failures = pl.DataFrame(
+        {
+            "column": ["customer_id", "quantity", "SilverTransactionsModel", "SilverTransactionsModel"],
+            "check": ["str_matches", "greater_than(0)", "a_rule_on_the_row", "column_in_dataframe"],
+            "failure_case": ["1 2", "-2", '{"customer_id": "17850", "quantity": 1}', "line_type"],
+            "index": [1, 1, 0, None],
+        },
+        schema_overrides={"index": pl.Int32},
+    )
+    shown = redact_failure_cases(failures, frame)["failure_case"].to_list()
+    assert shown == ["hidden", "-2", "invoice_no=536365 stock_code=85123A", "line_type"]
+
+
 def test_failing_checks_put_no_customer_id_in_the_event_log(landing, lakehouse_root):
     """The event log outlives an erasure: a contract check that fails on rows of a customer (a column rule on
     the id itself, a frame-level rule whose pandera failure case is the whole row) names the rows by their
