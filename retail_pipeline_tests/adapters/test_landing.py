@@ -321,11 +321,21 @@ def test_paths_that_resolve_outside_the_landing_zone_are_refused(landing, tmp_pa
     inside.mkdir()
     (inside / "inner_link.csv").symlink_to(landing / "day1.csv")  # a link that stays inside is fine
 
+    (landing / "alias").symlink_to(inside, target_is_directory=True)  # a folder link that stays inside
+    (inside / "loop").symlink_to(landing, target_is_directory=True)  # a link back up: no endless walk
+    (landing / "dangling.csv").symlink_to(tmp_path / "gone.csv")
+
     manifest = by_path(land(zone, empty(LANDED_FILES), START, END, T0))
     assert manifest["day1.csv"]["status"] == "active"
     assert manifest["linked.csv"]["status"] == "rejected"
     assert "resolves outside the landing zone" in manifest["linked.csv"]["reason"]
-    assert all(m["status"] == "rejected" for p, m in manifest.items() if p.startswith("linked_dir/"))
+    # The folder linked from elsewhere is one rejected entry, as the README says; none of its files lands.
+    assert manifest["linked_dir"]["status"] == "rejected"
+    assert "resolves outside the landing zone" in manifest["linked_dir"]["reason"]
+    assert not [p for p in manifest if p.startswith("linked_dir/")]
     assert manifest["sub/inner_link.csv"]["status"] == "duplicate"  # same bytes as day1.csv
+    assert manifest["alias/inner_link.csv"]["status"] == "duplicate"  # the folder link inside is followed
+    assert not [p for p in manifest if "loop/" in p]
+    assert manifest["dangling.csv"]["status"] == "rejected"  # a broken link is named, not skipped
     with pytest.raises(LandingError, match="resolves outside the landing zone"):
         zone.read("../elsewhere/secret.csv")
