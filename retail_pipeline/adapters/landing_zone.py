@@ -5,6 +5,7 @@ The landing zone is the source of truth (DESIGN.md "Landing"). Landing lists the
 that are new or changed (by path, size, mtime, inode and ctime), and resolves each file's status (``core/manifest.py``).
 """
 
+import os
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -28,25 +29,22 @@ class LandingZone(dg.ConfigurableResource):
     root: str = DEFAULT_LANDING
 
     def list_files(self) -> pl.DataFrame:
-        """Every candidate file under the root: relative path, size and modification time."""
-        root = Path(self.root)
+        """Every candidate file under the root: relative path, size, mtime, inode and ctime. Folder links
+        are followed when they stay inside (once per folder: a link back up ends there); a folder link
+        that leads elsewhere, and a dangling link, are listed as one entry, which reading rejects."""
         rows = []
-        if root.is_dir():
-            for file in sorted(root.rglob("*")):
-                rel = file.relative_to(root)
-                if not file.is_file() or _ignored(rel):
-                    continue
-                stat = file.stat()
-                rows.append(
-                    {
-                        "path": rel.as_posix(),
-                        "size_bytes": stat.st_size,
-                        "mtime": _utc(stat.st_mtime_ns),
-                        "inode": stat.st_ino,
-                        "ctime": _utc(stat.st_ctime_ns),
-                    }
-                )
-        return pl.DataFrame(rows, schema={n: LANDED_FILES[n] for n in FINGERPRINT})
+        for rel, file in _walk(Path(self.root)):
+            stat = file.stat() if file.exists() else file.lstat()
+            rows.append(
+                {
+                    "path": rel.as_posix(),
+                    "size_bytes": stat.st_size if file.is_file() else 0,
+                    "mtime": _utc(stat.st_mtime_ns),
+                    "inode": stat.st_ino,
+                    "ctime": _utc(stat.st_ctime_ns),
+                }
+            )
+        return pl.DataFrame(rows, schema={n: LANDED_FILES[n] for n in FINGERPRINT}).sort("path")
 
     def confined(self, path: str) -> Path:
         """``path`` under the root, refused if it resolves outside it (``..``, or a symlink to elsewhere): the
@@ -62,9 +60,11 @@ class LandingZone(dg.ConfigurableResource):
 
     def read(self, path: str) -> RawFile:
         """The raw records of one landing file; ``LandingError`` names the file and what is wrong."""
+        target = self.confined(path)  # first: a link elsewhere is refused as such, whatever its name
         if not path.lower().endswith(SUPPORTED_SUFFIXES):
             raise LandingError(f"{path}: unsupported file type (expected {', '.join(SUPPORTED_SUFFIXES)})")
-        target = self.confined(path)
+        if not target.is_file():
+            raise LandingError(f"{path}: not a readable file (a dangling link?)")
         try:
             data = target.read_bytes()
             return parse_xlsx(path, data) if path.lower().endswith(".xlsx") else parse_csv(path, data)
@@ -102,6 +102,30 @@ class LandingZone(dg.ConfigurableResource):
         )
         schema = {n: LANDED_FILES[n] for n in probed}
         return pl.DataFrame(probes, schema=schema)
+
+
+def _walk(root: Path):
+    """(relative path, path) of every entry the landing lists, in no particular order (see ``list_files``)."""
+    if not root.is_dir():
+        return
+    real_root = root.resolve()
+    # Each folder with the real paths of the folders above it: a link to one of them would walk forever.
+    folders = [(root, frozenset({real_root}))]
+    while folders:
+        folder, above = folders.pop()
+        for entry in os.scandir(folder):
+            path = Path(entry.path)
+            rel = path.relative_to(root)
+            if _ignored(rel):
+                continue
+            if entry.is_dir(follow_symlinks=True):
+                real = path.resolve()
+                if entry.is_symlink() and not real.is_relative_to(real_root):
+                    yield rel, path  # rejected when read: it resolves outside the landing zone
+                elif real not in above:
+                    folders.append((path, above | {real}))
+            elif entry.is_file(follow_symlinks=True) or entry.is_symlink():
+                yield rel, path
 
 
 def _ignored(rel: Path) -> bool:

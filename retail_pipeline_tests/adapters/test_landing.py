@@ -321,7 +321,7 @@ def test_paths_that_resolve_outside_the_landing_zone_are_refused(landing, tmp_pa
     inside.mkdir()
     (inside / "inner_link.csv").symlink_to(landing / "day1.csv")  # a link that stays inside is fine
 
-    (landing / "alias").symlink_to(inside, target_is_directory=True)  # a folder link that stays inside
+    (landing / "sub_alias").symlink_to(inside, target_is_directory=True)  # a folder link that stays inside
     (inside / "loop").symlink_to(landing, target_is_directory=True)  # a link back up: no endless walk
     (landing / "dangling.csv").symlink_to(tmp_path / "gone.csv")
 
@@ -334,7 +334,7 @@ def test_paths_that_resolve_outside_the_landing_zone_are_refused(landing, tmp_pa
     assert "resolves outside the landing zone" in manifest["linked_dir"]["reason"]
     assert not [p for p in manifest if p.startswith("linked_dir/")]
     assert manifest["sub/inner_link.csv"]["status"] == "duplicate"  # same bytes as day1.csv
-    assert manifest["alias/inner_link.csv"]["status"] == "duplicate"  # the folder link inside is followed
+    assert manifest["sub_alias/inner_link.csv"]["status"] == "duplicate"  # the folder link inside is followed
     assert not [p for p in manifest if "loop/" in p]
     assert manifest["dangling.csv"]["status"] == "rejected"  # a broken link is named, not skipped
     with pytest.raises(LandingError, match="resolves outside the landing zone"):
