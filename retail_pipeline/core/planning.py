@@ -31,7 +31,7 @@ MAX_BACKOFF_S = 6 * 3600
 
 @dataclass
 class LandingCursor:
-    """What the sensor saw at its last tick (path -> [size, mtime in microseconds]) and the work it requested
+    """What the sensor saw at its last tick (path -> [size, mtime, inode, ctime]) and the work it requested
     (request key -> [attempt, requested at, epoch seconds]); JSON in Dagster's cursor storage, so it survives
     restarts."""
 

@@ -1,7 +1,7 @@
 """The sensors: the landing sensor, which asks the planner what is behind and requests the runs that complete
 it, and the alert on a failed run. Built from the settings when the definitions load (``build_sensors``).
 
-- **Landing sensor** (on by default): each tick lists the landing zone (names, sizes, mtimes: it never reads
+- **Landing sensor** (on by default): each tick lists the landing zone (names, sizes, mtimes, inodes, ctimes: it never reads
   or hashes a file, its tick has a 60 s deadline). A file is ready once it looked the same on two consecutive
   ticks, so a file still being written waits; temporary names (``*.tmp``, ``*.part``, ...) are never landed.
   Then, one step at a time (nothing new is asked while a run it asked for is queued or running):
