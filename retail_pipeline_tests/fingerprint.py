@@ -19,8 +19,8 @@ from deltalake import DeltaTable
 from retail_pipeline.core import tables
 
 # Columns that differ between two builds of the same input by design: when a row was written or fetched, by
-# which run, and the landing files' mtimes and first sightings.
-WHEN_WRITTEN = ("_ingested_at", "_run_id", "_fetched_at", "mtime", "first_seen", "requested_at")
+# which run, and the landing files' mtimes, inodes, ctimes and first sightings.
+WHEN_WRITTEN = ("_ingested_at", "_run_id", "_fetched_at", "mtime", "inode", "ctime", "first_seen", "requested_at")
 # Tables whose rows run up to today (the calendar-day exchange rates): compared up to a fixed date.
 UP_TO_TODAY = {tables.FX_DAILY.path: "date"}
 

@@ -5,6 +5,7 @@ daemon and its run workers, and the CLI, all on one lakehouse; only the loopback
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -51,6 +52,12 @@ def dev(tmp_path):
         "RETAIL_RETRY_BACKOFF_S": "5",
     }
     (tmp_path / "landing").mkdir()
+    # Dagster creates its SQLite storages on first use; the CLI and dagster dev start at once here, and two
+    # processes creating the schedule storage together leave it with two alembic heads (seen under load:
+    # the daemon then never ticks). A user's instance exists before either starts; so does this one.
+    with _data_dir(home), dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        instance.get_runs(limit=1)
+        instance.all_instigator_state()
     bin_dir = Path(sys.executable).parent
     server = subprocess.Popen(
         [str(bin_dir / "dagster"), "dev", "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(_free_port())],
@@ -64,6 +71,20 @@ def dev(tmp_path):
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def _data_dir(home: Path):
+    """DAGSTER_DATA_DIR (read by dagster.yaml) pointing into ``home`` while the block runs."""
+    previous = os.environ.get("DAGSTER_DATA_DIR")
+    os.environ["DAGSTER_DATA_DIR"] = str(home)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("DAGSTER_DATA_DIR")
+        else:
+            os.environ["DAGSTER_DATA_DIR"] = previous
 
 
 def runs(home: Path) -> list[dg.DagsterRun]:
