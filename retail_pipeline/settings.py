@@ -32,6 +32,10 @@ variable                               default                          meaning
 ``RETAIL_MAX_UNKNOWN_COUNTRY_SHARE``   0.05                             above it, a warning check fails
 ``RETAIL_FRESHNESS_DAYS``              2                                newest business date older: a warning
 ``RETAIL_ALERT_WEBHOOK``               unset                            secret: failed-run alerts are posted here
+``RETAIL_SQL_MAX_ROWS``                20000000                         rows of the tables one ``sql`` query reads
+``RETAIL_SQL_MAX_BYTES``               2GB                              stored bytes of those tables
+``RETAIL_SQL_MEMORY_LIMIT``            2GB                              DuckDB's memory limit for one query
+``RETAIL_SQL_TIMEOUT_S``               120                              seconds one query may run
 ``RETAIL_{FX,COUNTRIES}_API_*``        see ``ApiSettings``              the opt-in reference-data APIs
 ``AWS_*``                              unset                            an object-store lakehouse's storage
 =====================================  ===============================  =========================================
@@ -306,6 +310,7 @@ class Settings:
                 {v: reader.raw(v) for v in STORAGE_VARIABLES if remote and reader.raw(v) is not None}
             ),
             storage_secrets=tuple(v for v in STORAGE_SECRETS if remote and reader.raw(v) is not None),
+            **cls._sql_settings(reader, overrides),
             **overrides,
         )
         if reader.problems:
@@ -342,3 +347,47 @@ class Settings:
         """The nightly schedule's time as a daily cron expression."""
         hour, minute = self.schedule_time.split(":")
         return f"{int(minute)} {int(hour)} * * *"
+
+    # `retail-pipeline sql` (adapters/sql.py): an interactive query must not take the machine. A query may load
+    # tables of at most this many rows and stored bytes together, DuckDB gets this memory limit (no spilling
+    # to disk), and the query is stopped after this many seconds.
+    sql_max_rows: int = 20_000_000  # twice the largest workload measured here (10M rows)
+    sql_max_bytes: int = 2_000_000_000  # Parquet as stored; 1M rows of silver/transactions take about 17 MB
+    sql_memory_limit: str = "2GB"  # in DuckDB's syntax, as it is passed to it
+    sql_timeout_s: float = 120.0
+
+    @classmethod
+    def _sql_settings(cls, reader: _Reader, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        values = {
+            "sql_max_rows": reader.get("RETAIL_SQL_MAX_ROWS", _positive_int, cls.sql_max_rows),
+            "sql_max_bytes": reader.get("RETAIL_SQL_MAX_BYTES", _byte_count, cls.sql_max_bytes),
+            "sql_memory_limit": reader.get("RETAIL_SQL_MEMORY_LIMIT", _memory_size, cls.sql_memory_limit),
+            "sql_timeout_s": reader.get("RETAIL_SQL_TIMEOUT_S", _number(True), cls.sql_timeout_s),
+        }
+        return {name: value for name, value in values.items() if name not in overrides}
+
+
+# A size as DuckDB writes it: KB, MB, GB, TB are powers of 1000, KiB, MiB, GiB, TiB powers of 1024.
+_SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def _size(raw: str, unit_required: bool) -> int:
+    digits = len(raw) - len(raw.lstrip("0123456789."))
+    number, unit = raw[:digits], raw[digits:].strip().lower()
+    try:
+        value = float(number) * _SIZE_UNITS[unit or ("" if unit_required else "b")]
+    except (ValueError, KeyError):
+        value = 0
+    if value < 1:
+        raise ValueError("a size like 2GB or 512MiB" + ("" if unit_required else ", or a number of bytes"))
+    return int(value)
+
+
+def _byte_count(raw: str) -> int:
+    return _size(raw, unit_required=False)
+
+
+def _memory_size(raw: str) -> str:
+    _size(raw, unit_required=True)  # DuckDB's own syntax, which needs the unit: DuckDB reads the text itself
+    return raw
