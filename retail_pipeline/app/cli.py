@@ -103,9 +103,10 @@ def _sql(args: argparse.Namespace) -> int:
     from retail_pipeline.adapters.lakehouse import Lakehouse
     from retail_pipeline.adapters.sql import SqlError, query, render
 
-    lakehouse = Lakehouse.from_settings(_settings(args))
+    settings = _settings(args)  # a bad RETAIL_SQL_* value: exit 2
+    lakehouse = Lakehouse.from_settings(settings)
     try:
-        for chunk in render(query(lakehouse, args.query), args.format, args.max_rows):
+        for chunk in render(query(lakehouse, args.query, settings), args.format, args.max_rows):
             print(chunk)
     except SqlError as exc:
         print(f"error: {exc}", file=sys.stderr)

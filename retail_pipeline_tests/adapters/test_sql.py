@@ -157,22 +157,41 @@ def test_the_memory_limit_is_duckdbs_and_a_query_over_it_fails_saying_so(sql, mo
     assert not (tmp_path / ".tmp").exists()
 
 
-def test_a_query_running_longer_than_the_timeout_is_stopped_quickly(lakehouse_root, house, tmp_path):
-    """As a user runs it (a process): interrupted at RETAIL_SQL_TIMEOUT_S, one error line, exit 2."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RETAIL_", "AWS_"))}
+def _process(lakehouse_root: Path, cwd: Path, query: str, **env: str) -> tuple[subprocess.CompletedProcess, float]:
+    """``retail-pipeline sql QUERY`` as a user runs it (a process), and the seconds it took."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("RETAIL_", "AWS_"))}
     started = time.monotonic()
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "retail_pipeline.app.cli", "sql", "--lakehouse", str(lakehouse_root),
-             "SELECT count(*) FROM range(1000000000) a, range(1000000000) b, fact_sales"],
-            cwd=tmp_path, env={**env, "RETAIL_SQL_TIMEOUT_S": "0.5"}, capture_output=True, text=True, timeout=30,
+            [sys.executable, "-m", "retail_pipeline.app.cli", "sql", "--lakehouse", str(lakehouse_root), query],
+            cwd=cwd, env={**clean, **env}, capture_output=True, text=True, timeout=30,
         )
     except subprocess.TimeoutExpired:
-        pytest.fail("the query was not stopped within 30 s")
-    elapsed = time.monotonic() - started
+        pytest.fail(f"`sql {query}` did not end within 30 s")
+    return done, time.monotonic() - started
+
+
+def test_a_query_running_longer_than_the_timeout_is_stopped_quickly(lakehouse_root, house, tmp_path):
+    """Interrupted at RETAIL_SQL_TIMEOUT_S: one error line, exit 2."""
+    done, elapsed = _process(
+        lakehouse_root, tmp_path, "SELECT count(*) FROM range(1000000000) a, range(1000000000) b, fact_sales",
+        RETAIL_SQL_TIMEOUT_S="0.5",
+    )
     assert done.returncode == 2, done.stdout + done.stderr
     assert "RETAIL_SQL_TIMEOUT_S" in done.stderr and "0.5 s" in done.stderr and "Traceback" not in done.stderr
     assert elapsed < 10, elapsed
+
+
+def test_a_partial_scan_of_a_table_ends_the_process_cleanly(lakehouse_root, tmp_path):
+    """The tables are streamed, and a query that stops reading early (LIMIT) leaves a process that exits. With
+    deltalake's own ``to_pyarrow_dataset()`` instead, a process crashed at exit (SIGSEGV, SIGABRT) in 4 runs of
+    this test out of 5, on this table (100,000 rows in 12 month files; 59 rows in two files never showed it)."""
+    year = pl.date_range(date(2011, 1, 1), date(2011, 12, 31), eager=True)
+    sales = pl.DataFrame({"invoice_date": year.sample(100_000, with_replacement=True, seed=1)})
+    Lakehouse(root=str(lakehouse_root)).write("gold/fact_sales", sales.with_row_index("quantity"), "invoice_date")
+    for _ in range(2):
+        done, _ = _process(lakehouse_root, tmp_path, "SELECT count(*) AS n FROM (SELECT * FROM fact_sales LIMIT 3)")
+        assert (done.returncode, done.stdout.split()) == (0, ["n", "-", "3"]), done.stderr
 
 
 def test_an_object_store_lakehouse_is_bounded_too(s3_endpoint, sql, monkeypatch):  # noqa: F811
