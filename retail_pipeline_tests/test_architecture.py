@@ -200,3 +200,15 @@ def test_nothing_sets_polars_options_at_run_time():
     worker (SIGSEGV). Previews and CLI tables are formatted in Python instead."""
     users = [name for name, path in modules(PACKAGE).items() if re.search(r"\bpl\.Config\(|polars\.Config\(", path.read_text())]
     assert users == []
+
+
+def test_a_run_imports_no_chart_or_http_stack_it_does_not_use():
+    """The CLI's import floor is paid by every run: the runner and the definitions import neither matplotlib
+    (only the report draws) nor httpx (only a configured API or the alert webhook calls out)."""
+    import subprocess
+    import sys
+
+    probe = "import sys, retail_pipeline.app.runner; print(sorted(m for m in ('matplotlib', 'httpx') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
