@@ -27,7 +27,6 @@ import time
 from typing import Protocol
 
 import dagster as dg
-import httpx
 
 from retail_pipeline.adapters.build_state import confirm_runs, read_state
 from retail_pipeline.adapters.lakehouse import Lakehouse
@@ -274,6 +273,8 @@ def failure_alert(job: str, run_id: str, step_errors: dict[str, str], message: s
 def post_alert(url: str, text: str, run_id: str, job: str) -> str | None:
     """POST ``text`` as JSON (``{"text": ...}``: what Slack, Teams and Mattermost incoming webhooks read) to
     ``url``; the error, if the post failed, without the URL (a webhook URL is a secret)."""
+    import httpx  # only a configured webhook calls out: not on every run's import path
+
     try:
         response = httpx.post(url, json={"text": text, "run_id": run_id, "job": job}, timeout=ALERT_TIMEOUT_S)
         response.raise_for_status()
