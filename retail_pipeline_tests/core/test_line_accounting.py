@@ -84,6 +84,11 @@ def test_classic_mac_line_ends_and_blank_lines_in_a_regular_file():
     assert spans(everything_empty) == [(2, 2), (3, 3), (4, 4)]
 
 
+# Blank means spaces and tabs only (and the line end): Python's str.strip() also strips the control
+# characters 0x1C-0x1F, which are a line's content here.
+BLANK = b" \t\r\n\f\v"
+
+
 def physical_lines(body: bytes) -> list[bytes]:
     """The file's physical lines: ended by LF (a CR before it is part of the end), or by CR in a file without
     LF (classic Mac); a last line without an end counts, the end of the last line opens no new one."""
@@ -99,9 +104,9 @@ def assert_lines_accounted(raw, body: bytes) -> None:
     covered = [n for first, last in spans(raw) for n in range(first, last + 1)]
     assert len(covered) == len(set(covered)), "a line is in two records"
     assert len(covered) + raw.lines_outside_records == raw.lines
-    header = next(n for n, line in enumerate(lines, 1) if line.strip())
+    header = next(n for n, line in enumerate(lines, 1) if line.strip(BLANK))
     outside = set(range(1, raw.lines + 1)) - set(covered)
-    assert all(n <= header or not lines[n - 1].strip() for n in outside), "a non-blank line is in no record"
+    assert all(n <= header or not lines[n - 1].strip(BLANK) for n in outside), "a non-blank line is in no record"
 
 
 @pytest.mark.parametrize(
@@ -127,6 +132,14 @@ def assert_lines_accounted(raw, body: bytes) -> None:
 )
 def test_every_physical_line_is_the_header_a_blank_or_in_one_record(body):
     assert_lines_accounted(parse_csv("f.csv", body), body)
+
+
+@pytest.mark.parametrize("odd", [b"\x1f", b"\x1c", b"  \x1e", b"\x1f536366,71053,LANTERN,6,12/1/2010 8:28,3.39,,EIRE"])
+def test_a_line_of_control_characters_is_a_record_not_a_blank(odd):
+    body = b"\n".join([HEADER.encode(), good(1).encode(), odd, good(3).encode()]) + b"\n"
+    raw = parse_csv("odd.csv", body)
+    assert_lines_accounted(raw, body)
+    assert 3 in raw.records["_first_line"].to_list()
 
 
 def test_a_workbook_counts_its_rows_as_lines():
