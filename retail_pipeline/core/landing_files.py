@@ -72,6 +72,10 @@ class RawFile:
 
 UTF8, CP1252, INVALID = "utf-8", "cp1252", "invalid"
 
+# What a blank line may hold. Not str.strip()'s set, which also takes the control characters 0x1C-0x1F (and
+# polars' strip_chars(), which takes other Unicode spaces): a line of them is a record, quarantined as such.
+BLANK = " \t\r\f\v"
+
 
 def _normalised(data: bytes) -> bytes:
     """The bytes without a UTF-8 BOM; a file whose lines end in CR alone (classic Mac) gets LF line ends.
@@ -162,7 +166,10 @@ def parse_csv(path: str, data: bytes) -> RawFile:
     if fast is None:
         if lines is None:
             lines, encodings = decode_lines(utf8)
-        frame = read_records(lines, encodings)
+        try:
+            frame = read_records(lines, encodings)
+        except csv.Error as exc:  # e.g. a lone carriage return inside an unquoted field
+            raise LandingError(f"cannot be read as CSV ({exc})") from exc
     else:
         frame, outside = fast
     if len(frame.columns) <= len(_READER_COLUMNS):
@@ -177,7 +184,7 @@ def parse_csv(path: str, data: bytes) -> RawFile:
 def _lines_outside_records(lines: list[str], records: pl.DataFrame) -> int:
     """The header (and blank lines before it) and the blank lines in no record's span: the lines no record
     holds. A non-blank line in no record is not counted, so it breaks line conservation."""
-    blank = pl.Series("line", lines, pl.String).str.strip_chars().str.len_bytes() == 0
+    blank = pl.Series("line", lines, pl.String).str.strip_chars(BLANK).str.len_bytes() == 0
     covered = records.select(pl.int_ranges("_first_line", pl.col("_last_line") + 1).explode().unique()).to_series()
     numbered = pl.DataFrame({"n": pl.int_range(1, len(lines) + 1, eager=True), "blank": blank})
     header = numbered.filter(~pl.col("blank"))["n"].min()
@@ -192,6 +199,8 @@ def _one_record_per_line(utf8: bytes, encodings: list[str] | None) -> tuple[pl.D
     blank lines), or None unless every non-blank line after the header is one record of the header's width. The lines are read as one column (no quoting) to tell
     blank lines, which polars reads as empty records, from records with every field empty."""
     read = dict(infer_schema=False, raise_if_empty=False)
+    if b"\x1f" in utf8:
+        return None  # the separator that reads each line as one column: such a file is read line by line
     try:
         lines = pl.read_csv(
             io.BytesIO(utf8), has_header=False, new_columns=["line"], separator="\x1f", quote_char=None,
@@ -204,7 +213,7 @@ def _one_record_per_line(utf8: bytes, encodings: list[str] | None) -> tuple[pl.D
         return None
     if encodings is not None and len(encodings) != lines.height:
         return None
-    filled = lines["line"].str.strip_chars().fill_null("").str.len_bytes() > 0
+    filled = lines["line"].str.strip_chars(BLANK).fill_null("").str.len_bytes() > 0
     if not filled[0]:
         return None  # a blank line before the header
     keep = filled.slice(1)
@@ -331,7 +340,7 @@ def read_records(lines: list[str] | str, encodings: list[str] | None = None) -> 
     encodings = encodings or [UTF8] * len(lines)
     n = len(lines)
     i = 0
-    while i < n and not lines[i].strip():
+    while i < n and not lines[i].strip(BLANK):
         i += 1
     if i == n:
         return pl.DataFrame()
@@ -340,7 +349,7 @@ def read_records(lines: list[str] | str, encodings: list[str] | None = None) -> 
     i += 1
 
     def alone(line: str) -> bool:
-        return bool(line.strip()) and not _opens_quote(line) and len(_fields(line)) == width
+        return bool(line.strip(BLANK)) and not _opens_quote(line) and len(_fields(line)) == width
 
     rows: list[list[str | None]] = []
     counts: list[int | None] = []
@@ -390,7 +399,7 @@ def read_records(lines: list[str] | str, encodings: list[str] | None = None) -> 
             if i + consumed - 1 > first or (first == n - 1 and _opens_quote(line)):
                 resume = spanning(first) + 1
                 break
-            if line.strip():
+            if line.strip(BLANK):
                 add(first, first, fields, False, line)
         if resume is None:
             break

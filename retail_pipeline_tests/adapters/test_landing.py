@@ -149,6 +149,20 @@ def test_a_file_bronze_found_changed_is_read_again_whatever_its_stats_say():
     assert files_to_probe(listing, previous, changed={"b.csv": "b" * 64}) == []
 
 
+def test_a_file_the_csv_reader_chokes_on_is_rejected_alone(landing):
+    """A lone CR inside an unquoted field of a file read line by line (it has a short record): the csv module
+    raises; that file is rejected with a reason naming it, the others land."""
+    write_csv(landing / "day1.csv", DAY1)
+    (landing / "bad.csv").write_bytes(
+        b"InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        b"536370,22728,ALARM\rCLOCK,24,12/1/2010 8:45,3.75,,France\n1,2,3\n"
+    )
+    manifest = by_path(land(LandingZone(root=str(landing)), empty(LANDED_FILES), START, END, T0))
+    assert manifest["day1.csv"]["status"] == "active"
+    bad = manifest["bad.csv"]
+    assert bad["status"] == "rejected" and bad["reason"].startswith("bad.csv: ")
+
+
 def test_a_file_back_after_being_missing_is_active_again(landing, tmp_path):
     zone = LandingZone(root=str(landing))
     write_csv(landing / "day1.csv", DAY1)
