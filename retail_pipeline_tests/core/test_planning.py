@@ -186,3 +186,14 @@ def test_a_full_run_rebuilds_every_date_a_deleted_file_held_even_at_the_edge_of_
     gone = FILES.with_columns(pl.when(pl.col("path") == "b.csv").then(pl.lit("missing")).otherwise("status").alias("status"))
     assert plan(gone, HELD, built(), START, END, DAILY, []).dates == []
     assert plan(gone, HELD, built(), START, END, DAILY, [], full=True).dates == [D1, D2]
+
+
+def test_a_file_whose_placeable_dates_grew_is_rebuilt_on_every_date():
+    """A record dated tomorrow is stored in its file's earliest date (D1) while tomorrow is out of range; once
+    D2 is in range it belongs there, so D1 must be rebuilt too or bronze holds it twice."""
+    from retail_pipeline.core.planning import stale_dates
+
+    files = manifest(("a.csv", "a1", [D1, D2]))
+    held = bronze(("a.csv", "a1", D1, 2))  # both records, built when D2 was out of range
+    assert stale_dates(files, held, START, D2) == []
+    assert stale_dates(files, held, START, D3) == [D1, D2]
