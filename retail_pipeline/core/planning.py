@@ -136,12 +136,16 @@ def stale_dates(manifest: pl.DataFrame, bronze_files: pl.DataFrame, start: date,
         missing, on="_source_file", how="anti"
     )
     keys = ["_source_file", "_file_sha256", "_partition_date"]
-    differ = [expected.join(actual, on=keys, how="anti"), actual.join(expected, on=keys, how="anti")]
+    differ = pl.concat([expected.join(actual, on=keys, how="anti"), actual.join(expected, on=keys, how="anti")])
+    # A file version whose dates differ from what bronze holds is rebuilt on all of them, old and new: a
+    # record out of range is stored in its file's earliest date, and leaves it once its own date is in range.
+    versions = differ.select("_source_file", "_file_sha256").unique()
+    every = pl.concat([expected, actual]).join(versions, on=["_source_file", "_file_sha256"], how="semi")
+    stale = [differ.select("_partition_date"), every.select("_partition_date")]
     if "erased_customer_rows" in bronze_files.columns:
         # Bronze still holds rows of a customer registered since: rebuilding the date leaves them out.
-        differ.append(bronze_files.lazy().filter(pl.col("erased_customer_rows") > 0).select(*keys))
-    differ = pl.concat(differ)
-    return differ.select("_partition_date").unique().sort("_partition_date").collect().to_series().to_list()
+        stale.append(bronze_files.lazy().filter(pl.col("erased_customer_rows") > 0).select("_partition_date"))
+    return pl.concat(stale).unique().sort("_partition_date").collect().to_series().to_list()
 
 
 def group_ranges(dates: list[date], max_gap_days: int = MAX_GAP_DAYS, max_len: int = 366) -> list[tuple[date, date]]:
