@@ -197,3 +197,14 @@ def test_a_file_whose_placeable_dates_grew_is_rebuilt_on_every_date():
     held = bronze(("a.csv", "a1", D1, 2))  # both records, built when D2 was out of range
     assert stale_dates(files, held, START, D2) == []
     assert stale_dates(files, held, START, D3) == [D1, D2]
+
+
+def test_a_changed_file_report_is_answered_by_the_first_landing_after_it():
+    """Bronze's report that a file changed asks one landing to read it again: once a landing wrote the
+    manifest after the report, it is answered, whatever version the file is at now (else the sensor would
+    ask to land that file at every tick and never build anything)."""
+    report = build_state.rows("bronze/transactions", {D1: build_state.SOURCE_CHANGED}, None, ["b" * 64 + ":a.csv"], "run", AT)
+    found = state(report)
+    assert build_state.changed_sources(found) == {"a.csv": "b" * 64}
+    assert build_state.changed_sources(found, since=AT - timedelta(seconds=1)) == {"a.csv": "b" * 64}
+    assert build_state.changed_sources(found, since=AT + timedelta(seconds=1)) == {}
