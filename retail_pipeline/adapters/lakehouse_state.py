@@ -2,7 +2,7 @@
 and the build state. The planner (``core/planning.py``) decides from these (``current_plan``).
 """
 
-from datetime import date
+from datetime import date, datetime, timezone
 
 import polars as pl
 
@@ -47,6 +47,14 @@ def read_manifest(lakehouse: Lakehouse) -> pl.DataFrame:
     if not lakehouse.exists(tables.MANIFEST.path):
         return empty(LANDED_FILES)
     return upgrade_manifest(lakehouse.read(tables.MANIFEST.path))
+
+
+def manifest_written_at(lakehouse: Lakehouse) -> datetime | None:
+    """When the landing last wrote the manifest (its Delta commit's time); None before the first landing."""
+    if not lakehouse.exists(tables.MANIFEST.path):
+        return None
+    (last,) = lakehouse.table(tables.MANIFEST.path).history(1)
+    return datetime.fromtimestamp(last["timestamp"] / 1000, tz=timezone.utc)
 
 
 def current_plan(lakehouse: Lakehouse, start: date, end: date, full: bool = False, also: list[date] | tuple = ()) -> Plan:

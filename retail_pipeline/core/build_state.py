@@ -41,10 +41,15 @@ PENDING = "pending:"
 SOURCE_CHANGED = f"{FAILED}source_changed"
 
 
-def changed_sources(state: pl.DataFrame, table: str = "bronze/transactions") -> dict[str, str]:
-    """path -> sha256 of the landing files bronze last found changed since they were landed (on dates whose
-    latest record says so: a rebuild of those dates supersedes it)."""
+def changed_sources(
+    state: pl.DataFrame, since: datetime | None = None, table: str = "bronze/transactions"
+) -> dict[str, str]:
+    """path -> sha256 of the landing files bronze found changed since they were landed (on dates whose
+    latest record says so: a rebuild of those dates supersedes it) and that no landing has read again since:
+    a report recorded before ``since`` (the manifest's last write) was answered by that landing."""
     marked = state.filter((pl.col("table") == table) & (pl.col("built_from") == SOURCE_CHANGED))
+    if since is not None:
+        marked = marked.filter(pl.col("built_at") > since)
     found = marked["inputs"].explode().drop_nulls().unique().sort().to_list()
     return {path: sha for sha, _, path in (entry.partition(":") for entry in found)}
 

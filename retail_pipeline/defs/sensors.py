@@ -30,7 +30,7 @@ import dagster as dg
 
 from retail_pipeline.adapters.build_state import confirm_runs, read_state
 from retail_pipeline.adapters.lakehouse import Lakehouse
-from retail_pipeline.adapters.lakehouse_state import current_plan, read_manifest
+from retail_pipeline.adapters.lakehouse_state import current_plan, manifest_written_at, read_manifest
 from retail_pipeline.adapters.landing_zone import LandingZone
 from retail_pipeline.core import build_state, tables
 from retail_pipeline.core.planning import (
@@ -208,7 +208,8 @@ def evaluate_landing(
     )
     if waiting:
         log.info(f"{pending} ({', '.join(waiting[:5])}{', ...' if len(waiting) > 5 else ''})")
-    to_land = landing_needed(settled, manifest, build_state.changed_sources(read_state(lakehouse)))
+    changed = build_state.changed_sources(read_state(lakehouse), since=manifest_written_at(lakehouse))
+    to_land = landing_needed(settled, manifest, changed)
     if to_land:
         key = f"land@{listing_digest(observe(settled))[:16]}"
         request = _request(cursor, runs, key, now, backoff_s, log, job_name=landing_job.name)

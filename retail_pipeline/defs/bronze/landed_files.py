@@ -7,7 +7,7 @@ import polars as pl
 
 from retail_pipeline.adapters.build_state import read_state
 from retail_pipeline.adapters.lakehouse import Lakehouse
-from retail_pipeline.adapters.lakehouse_state import read_manifest
+from retail_pipeline.adapters.lakehouse_state import manifest_written_at, read_manifest
 from retail_pipeline.adapters.landing_zone import LandingZone, land
 from retail_pipeline.core import tables
 from retail_pipeline.core.build_state import changed_sources
@@ -21,7 +21,8 @@ def landed_files(context: dg.AssetExecutionContext, landing: LandingZone, lakeho
     """The manifest of the landing zone: one row per file ever landed, with its size, mtime, sha256, format,
     business dates, and status (active, duplicate, missing, rejected with a reason)."""
     start, end = partition_bounds()
-    changed = changed_sources(read_state(lakehouse))  # files bronze found changed since they were landed
+    # Files bronze found changed since they were landed, and no landing has read again since.
+    changed = changed_sources(read_state(lakehouse), since=manifest_written_at(lakehouse))
     manifest = land(landing, read_manifest(lakehouse), start, end, now=datetime.now(timezone.utc), changed=changed)
 
     by_status = dict(manifest.group_by("status").len().iter_rows())

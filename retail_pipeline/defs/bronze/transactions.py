@@ -62,6 +62,8 @@ def transactions(
         try:
             raw = landing.read(path)
         except (LandingError, OSError) as exc:
+            if changed:  # what was found so far is reported all the same
+                record_source_changed(lakehouse, tables.BRONZE_TRANSACTIONS.path, window, changed, context.run_id)
             raise dg.Failure(
                 f"{path} was landed but cannot be read now ({exc}): the next landing (`retail-pipeline run`, or "
                 "the landing sensor's next tick) finds it changed or gone, and these dates are rebuilt then."
