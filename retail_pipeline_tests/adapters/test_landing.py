@@ -149,6 +149,25 @@ def test_a_file_bronze_found_changed_is_read_again_whatever_its_stats_say():
     assert files_to_probe(listing, previous, changed={"b.csv": "b" * 64}) == []
 
 
+def test_link_loops_and_unreadable_folders_are_named_not_a_crash(landing, monkeypatch):
+    write_csv(landing / "day1.csv", DAY1)
+    (landing / "a.csv").symlink_to(landing / "b.csv")
+    (landing / "b.csv").symlink_to(landing / "a.csv")
+    (landing / "lost+found").mkdir()
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if str(path).endswith("lost+found"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    manifest = by_path(land(LandingZone(root=str(landing)), empty(LANDED_FILES), START, END, T0))
+    assert manifest["day1.csv"]["status"] == "active"
+    assert {manifest[p]["status"] for p in ("a.csv", "b.csv", "lost+found")} == {"rejected"}
+    assert "cannot be listed" in manifest["lost+found"]["reason"]
+
+
 def test_a_file_the_csv_reader_chokes_on_is_rejected_alone(landing):
     """A lone CR inside an unquoted field of a file read line by line (it has a short record): the csv module
     raises; that file is rejected with a reason naming it, the others land."""
