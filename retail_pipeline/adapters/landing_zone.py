@@ -30,15 +30,19 @@ class LandingZone(dg.ConfigurableResource):
 
     def list_files(self) -> pl.DataFrame:
         """Every candidate file under the root: relative path, size, mtime, inode and ctime. Folder links
-        are followed when they stay inside (once per folder: a link back up ends there); a folder link
-        that leads elsewhere, and a dangling link, are listed as one entry, which reading rejects."""
+        are followed when they stay inside (not one back up to a folder above it); a folder link that leads
+        elsewhere, a dangling link, a link loop and a folder that cannot be listed are each listed as one
+        entry, which reading rejects with the reason."""
         rows = []
         for rel, file in _walk(Path(self.root)):
-            stat = file.stat() if file.exists() else file.lstat()
+            try:
+                stat = file.stat()
+            except OSError:  # a dangling link or a link loop
+                stat = file.lstat()
             rows.append(
                 {
                     "path": rel.as_posix(),
-                    "size_bytes": stat.st_size if file.is_file() else 0,
+                    "size_bytes": stat.st_size if _is_file(file) else 0,
                     "mtime": _utc(stat.st_mtime_ns),
                     "inode": stat.st_ino,
                     "ctime": _utc(stat.st_ctime_ns),
@@ -60,11 +64,16 @@ class LandingZone(dg.ConfigurableResource):
 
     def read(self, path: str) -> RawFile:
         """The raw records of one landing file; ``LandingError`` names the file and what is wrong."""
-        target = self.confined(path)  # first: a link elsewhere is refused as such, whatever its name
+        try:
+            target = self.confined(path)  # first: a link elsewhere is refused as such, whatever its name
+        except RuntimeError as exc:  # resolving a link loop (Python 3.11)
+            raise LandingError(f"{path}: a symlink loop ({exc})") from exc
+        if _is_dir(target):
+            raise LandingError(f"{path}: a folder that cannot be listed (permissions?): its files cannot land")
         if not path.lower().endswith(SUPPORTED_SUFFIXES):
             raise LandingError(f"{path}: unsupported file type (expected {', '.join(SUPPORTED_SUFFIXES)})")
-        if not target.is_file():
-            raise LandingError(f"{path}: not a readable file (a dangling link?)")
+        if not _is_file(target):
+            raise LandingError(f"{path}: not a readable file (a dangling link or a link loop?)")
         try:
             data = target.read_bytes()
             return parse_xlsx(path, data) if path.lower().endswith(".xlsx") else parse_csv(path, data)
@@ -113,12 +122,22 @@ def _walk(root: Path):
     folders = [(root, frozenset({real_root}))]
     while folders:
         folder, above = folders.pop()
-        for entry in os.scandir(folder):
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            yield folder.relative_to(root), folder  # rejected when read: it cannot be listed
+            continue
+        for entry in entries:
             path = Path(entry.path)
             rel = path.relative_to(root)
             if _ignored(rel):
                 continue
-            if entry.is_dir(follow_symlinks=True):
+            try:
+                is_folder = entry.is_dir(follow_symlinks=True)
+            except OSError:  # a link loop: listed, and rejected when read
+                yield rel, path
+                continue
+            if is_folder:
                 real = path.resolve()
                 if entry.is_symlink() and not real.is_relative_to(real_root):
                     yield rel, path  # rejected when read: it resolves outside the landing zone
@@ -126,6 +145,20 @@ def _walk(root: Path):
                     folders.append((path, above | {real}))
             elif entry.is_file(follow_symlinks=True) or entry.is_symlink():
                 yield rel, path
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def _ignored(rel: Path) -> bool:
