@@ -95,6 +95,28 @@ def test_a_preview_hides_personal_columns_and_keeps_the_rest():
     assert hide_personal(frame)["customer_id"].to_list() == [HIDDEN, None]
 
 
+def test_a_record_with_shifted_fields_is_hidden_whole():
+    """A record with one field too many puts the customer id in ``country``; one too short, in
+    ``unit_price``: for a record landed with its raw text, every field is hidden."""
+    frame = pl.DataFrame(
+        {"invoice_no": ["536365", "536366"], "unit_price": ["2.55", "84620195"], "customer_id": ["17850", None],
+         "country": ["EIRE", "73519026"], "_raw_record": [None, "536366,x,y,1,12/1/2010 8:26,84620195"]}
+    )
+    preview = markdown_preview(frame)
+    assert "84620195" not in preview and "73519026" not in preview and "17850" not in preview
+    assert "EIRE" in preview and "536365" in preview
+
+
+def test_an_unknown_header_is_named_without_its_values():
+    """A file without a header reads its first record as one: the reason names the missing columns, not
+    the values found (a customer id among them would reach the manifest and the event log)."""
+    from retail_pipeline.core.landing_files import LandingError, parse_csv
+
+    with pytest.raises(LandingError) as caught:
+        parse_csv("headerless.csv", b"536370,22728,ALARM CLOCK,24,12/1/2010 8:45,3.75,73519026,France\n")
+    assert "73519026" not in str(caught.value) and "InvoiceNo" in str(caught.value)
+
+
 def test_surrogate_keys_do_not_depend_on_the_order_data_arrives_in(tmp_path, days_run):
     days = sorted(DAYS)
     at_once, in_two = days_run[0], tmp_path / "b"  # all days in one run, or ...
