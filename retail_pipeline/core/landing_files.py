@@ -135,9 +135,11 @@ def map_header(columns: list[str]) -> tuple[str, dict[str, str], list[str]]:
             return variant, rename, extras
         best_missing[variant] = missing
     closest = min(best_missing, key=lambda v: len(best_missing[v]))
+    # Only the known names: a file without a header reads its first record as one, customer id included.
+    known = [c for c in stripped if any(c in mapping for mapping in HEADER_VARIANTS.values())]
     raise LandingError(
-        f"unknown header {stripped}: closest is {closest} (HEADER_VARIANTS), "
-        f"which lacks columns {best_missing[closest]}"
+        f"unknown header ({len(stripped)} columns, known names among them: {known or 'none'}): closest is "
+        f"{closest} (HEADER_VARIANTS), which lacks columns {best_missing[closest]}"
     )
 
 

@@ -11,19 +11,27 @@ read it crashes the process (seen: a CI worker died with SIGSEGV in ``pl.Config`
 
 import polars as pl
 
-from retail_pipeline.core.contracts import ID_COLUMN, KEY_COLUMN, RAW_COLUMN
+from retail_pipeline.core.contracts import BUSINESS_COLUMNS, ID_COLUMN, KEY_COLUMN, RAW_COLUMN
 
 PERSONAL_COLUMNS = (ID_COLUMN, KEY_COLUMN, RAW_COLUMN)
 HIDDEN = "hidden"
 
 
 def hide_personal(frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with every personal column's non-null values replaced by ``HIDDEN``."""
-    return frame.with_columns(
-        pl.when(pl.col(c).is_null()).then(None).otherwise(pl.lit(HIDDEN)).alias(c)
+    """``frame`` with every personal column's non-null values replaced by ``HIDDEN``, and every business field
+    of a record landed with its raw text (a wrong field count: its fields may sit in other columns, the id
+    in ``country`` or ``unit_price``)."""
+    hidden = lambda c: pl.when(pl.col(c).is_null()).then(None).otherwise(pl.lit(HIDDEN)).alias(c)  # noqa: E731
+    personal = [hidden(c) for c in frame.columns if c in PERSONAL_COLUMNS]
+    if RAW_COLUMN not in frame.columns:
+        return frame.with_columns(personal)
+    shifted = pl.col(RAW_COLUMN).is_not_null()
+    fields = [
+        pl.when(shifted & pl.col(c).is_not_null()).then(pl.lit(HIDDEN)).otherwise(pl.col(c).cast(pl.String)).alias(c)
         for c in frame.columns
-        if c in PERSONAL_COLUMNS
-    )
+        if c in BUSINESS_COLUMNS and c not in PERSONAL_COLUMNS
+    ]
+    return frame.with_columns(*personal, *fields)
 
 
 def _cell(value: object, width: int) -> str:
