@@ -5,7 +5,7 @@ one, empty when it holds. The asset checks beside each asset (``defs/``) read th
 import pandera.polars as pa
 import polars as pl
 
-from retail_pipeline.core.preview import HIDDEN, PERSONAL_COLUMNS
+from retail_pipeline.core.preview import HIDDEN, PERSONAL_COLUMNS, hide_personal
 from retail_pipeline.core.transforms.kpis import CURRENCIES, IS_CANCELLATION, IS_GROSS
 
 # Money in gold is exact to the millionth; half a penny leaves room for float representation only.
@@ -152,7 +152,7 @@ def redact_failure_cases(failures: pl.DataFrame, frame: pl.DataFrame) -> pl.Data
     (pandera gives the whole row) is replaced by the row's identifying columns, never a customer's."""
     keys = [c for c in IDENTIFYING_COLUMNS if c in frame.columns]
     label = pl.concat_str([pl.format(f"{c}={{}}", pl.col(c).cast(pl.String).fill_null("")) for c in keys], separator=" ")
-    labels = frame.select(label.alias("__label") if keys else pl.lit(HIDDEN).alias("__label")).with_row_index("index")
+    labels = hide_personal(frame).select(label.alias("__label") if keys else pl.lit(HIDDEN).alias("__label")).with_row_index("index")
     return (
         failures.join(labels.with_columns(pl.col("index").cast(failures.schema["index"])), on="index", how="left")
         .with_columns(
@@ -176,7 +176,8 @@ def describe_failures(failures: pl.DataFrame, frame: pl.DataFrame, date_column: 
     rows = failures.filter(pl.col("index").is_not_null()).get_column("index").unique().sort()
     if rows.is_empty():
         return text
-    broken = frame.with_row_index("__index").filter(pl.col("__index").is_in(rows.implode()))
+    # Shifted fields of a record landed with its raw text may hold an id: hidden as in previews.
+    broken = hide_personal(frame).with_row_index("__index").filter(pl.col("__index").is_in(rows.implode()))
     if date_column is not None and date_column in broken.columns:
         dates = broken.get_column(date_column).unique().sort().cast(pl.String)
         shown = ", ".join(dates.head(5).to_list()) + (f" and {dates.len() - 5} more" if dates.len() > 5 else "")
