@@ -37,7 +37,14 @@ def test_each_lakehouse_has_its_own_warehouse_and_reports(tmp_path, monkeypatch)
     assert outputs(str(tmp_path / "data" / "lakehouse")) == ("data/warehouse.duckdb", "data/reports")
     assert outputs("parent/lake_a") == ("parent/lake_a.duckdb", "parent/lake_a.reports")
     assert outputs("parent/lake_b/") == ("parent/lake_b.duckdb", "parent/lake_b.reports")
-    assert outputs("elsewhere/lakehouse") == ("elsewhere/lakehouse.duckdb", "elsewhere/lakehouse.reports")
+    # A lakehouse named "lakehouse" is a default one wherever it is and whatever the working directory.
+    assert outputs("elsewhere/lakehouse") == ("elsewhere/warehouse.duckdb", "elsewhere/reports")
+    monkeypatch.chdir(tmp_path / "..")
+    assert outputs(str(tmp_path / "data" / "lakehouse")) == (str(tmp_path / "data" / "warehouse.duckdb"), str(tmp_path / "data" / "reports"))
+    # Names that would take another lakehouse's outputs are refused.
+    for name in ("warehouse", "reports"):
+        with pytest.raises(SettingsError, match="another lakehouse"):
+            outputs(f"parent/{name}")
     s3_a, s3_b = outputs("s3://shop/retail"), outputs("s3://shop/retail-eu")
     for warehouse, reports in (s3_a, s3_b):
         assert warehouse.startswith("data/") and reports.startswith("data/") and "shop" in warehouse
