@@ -229,20 +229,26 @@ def partitions_start(environ: Mapping[str, str] | None = None) -> date:
 
 
 def lakehouse_outputs(root: str) -> tuple[str, str]:
-    """Where a lakehouse's warehouse file and report directory are, so that no two lakehouses share one: the
-    default lakehouse (``data/lakehouse``) keeps ``data/warehouse.duckdb`` and ``data/reports``; another local
-    one at ``P/N`` uses ``P/N.duckdb`` and ``P/N.reports``; an object-store one a directory under ``data/``
-    named for its URI (readable, plus a digest of the whole URI: ``s3://a/b-c`` and ``s3://a-b/c`` differ)."""
+    """Where a lakehouse's warehouse file and report directory are, so that no two lakehouses share one: a
+    lakehouse named ``lakehouse`` (the default ``data/lakehouse``) keeps ``warehouse.duckdb`` and ``reports``
+    beside it; another local one at ``P/N`` uses ``P/N.duckdb`` and ``P/N.reports``; an object-store one a
+    directory under ``data/`` named for its URI (readable, plus a digest of the whole URI: ``s3://a/b-c`` and
+    ``s3://a-b/c`` differ). Decided by the path alone, not the working directory."""
     if "://" in root:
         readable = re.sub(r"[^A-Za-z0-9._-]+", "-", root.replace("://", "-")).strip("-.")
         digest = hashlib.sha256(root.rstrip("/").encode()).hexdigest()[:8]
         base = Path("data") / f"{readable}-{digest}"
         return str(base / "warehouse.duckdb"), str(base / "reports")
     path = Path(root)
-    if path.resolve() == Path(DEFAULT_LAKEHOUSE).resolve():
-        return str(Path(DEFAULT_LAKEHOUSE).parent / "warehouse.duckdb"), str(Path(DEFAULT_LAKEHOUSE).parent / "reports")
     if not path.name:  # "/" or "."
         path = path.resolve()
+    if path.name == Path(DEFAULT_LAKEHOUSE).name:
+        return str(path.parent / "warehouse.duckdb"), str(path.parent / "reports")
+    if path.name in ("warehouse", "reports"):
+        raise SettingsError(
+            f"a lakehouse named {path.name!r} ({root}) would share {path.parent / 'warehouse.duckdb'} or "
+            f"{path.parent / 'reports'} with another lakehouse beside it: give it another name"
+        )
     return str(path.parent / f"{path.name}.duckdb"), str(path.parent / f"{path.name}.reports")
 
 

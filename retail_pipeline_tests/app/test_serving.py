@@ -48,19 +48,19 @@ def test_a_run_builds_the_star_the_marts_the_warehouse_and_the_report(days_run):
         keys = house.read(f"gold/{dim}")[key]
         assert fact[key].drop_nulls().is_in(keys.implode()).all(), dim  # every fact row finds its dimension rows
 
-    with duckdb.connect(str(tmp_path / "lakehouse.duckdb"), read_only=True) as conn:
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
         tables = {row[0] for row in conn.sql("SHOW TABLES").fetchall()}
         monthly = conn.sql("SELECT * FROM monthly_kpis ORDER BY month").pl()
     assert {"fact_sales", "dim_customer", "monthly_kpis", "customer_rfm"} <= tables
     assert monthly.equals(house.read("gold/monthly_kpis").sort("month"))
 
-    page = (tmp_path / "lakehouse.reports" / "kpi_report.html").read_text()
+    page = (tmp_path / "reports" / "kpi_report.html").read_text()
     assert page.count("<svg") == 5 and "Gross revenue per month" in page
     assert "<script" not in page and "<link" not in page and "src=" not in page  # self-contained
     history = next(r for r in report.runs if r.job == "history_job")
     markdown = history.metadata["gold/kpi_report"]["dashboard"]
     png = base64.b64decode(markdown.removeprefix("![KPI dashboard](data:image/png;base64,").removesuffix(")"))
-    assert png.startswith(b"\x89PNG") and (tmp_path / "lakehouse.reports" / "kpi_report.png").read_bytes() == png
+    assert png.startswith(b"\x89PNG") and (tmp_path / "reports" / "kpi_report.png").read_bytes() == png
 
 
 def test_metadata_in_the_event_log_shows_no_customer_id_or_key(days_run):
