@@ -22,6 +22,7 @@ import polars as pl
 
 from retail_pipeline.adapters import build_state
 from retail_pipeline.adapters.lakehouse import Lakehouse, StaleInputsError
+from retail_pipeline.adapters.partition_metadata import add_partition_metadata
 from retail_pipeline.adapters.writer_lock import DEFAULT_LEASE_SECONDS, LakehouseUnreachable, writer_lock
 from retail_pipeline.core import tables
 from retail_pipeline.core.dates import Window
@@ -117,6 +118,30 @@ def _record(lakehouse: Lakehouse, context: dg.OutputContext, table: str, window:
         build_state.record_content(lakehouse, table, frame, run_id, pending=entry.checked)
 
 
+def _per_partition(
+    context: dg.OutputContext, frame: pl.DataFrame, date_column: str, window: Window, metadata: dict[str, object]
+) -> bool:
+    """Each day's row count on its own event, the rest of ``metadata`` on the range's last day
+    (``adapters/partition_metadata.py``); False when there is no step to attach them to (a context built by
+    hand)."""
+    try:
+        step = context.step_context
+    except Exception:
+        return False
+    counts = frame.group_by(date_column).agg(pl.len().alias("dagster/row_count"))
+    last = {
+        **metadata,
+        "rows_written": frame.height,
+        "partition_window": f"{window.start} .. {window.end} (end exclusive)",
+    }
+    del last["dagster/row_count"]
+    add_partition_metadata(
+        step.add_asset_metadata, context.asset_key, context.asset_partition_keys, counts, date_column,
+        last=last, default={"dagster/row_count": 0},
+    )
+    return True
+
+
 def _window(context: dg.OutputContext | dg.InputContext) -> Window:
     window = context.asset_partitions_time_window
     return Window(window.start.date(), window.end.date())
@@ -180,10 +205,9 @@ class DeltaIOManager(dg.ConfigurableIOManager):
             context.log.warning(str(exc))
             raise dg.RetryRequested(max_retries=3, seconds_to_wait=1) from exc
         metadata = table_metadata(frame, result.uri, result.version, descriptions)
-        if window is not None:
-            metadata["partition_window"] = f"{window.start} .. {window.end} (end exclusive)"
         _record(self.lakehouse, context, table, window, frame)
-        context.add_output_metadata(metadata)
+        if window is None or not _per_partition(context, frame, date_column, window, metadata):
+            context.add_output_metadata(metadata)
 
     def load_input(self, context: dg.InputContext) -> pl.LazyFrame:
         upstream = context.upstream_output

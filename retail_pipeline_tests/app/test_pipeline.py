@@ -343,3 +343,39 @@ def test_todays_code_evolves_a_lakehouse_written_by_an_older_schema(resources, l
     silver = house.read("silver/transactions")
     assert "_source_sheet" in silver.columns and silver.height == 7
     assert house.schema_version("silver/transactions") == house.schema_version("bronze/transactions") == SCHEMA_VERSION
+
+
+def test_a_range_run_puts_each_days_figures_on_its_own_event_and_the_preview_on_one(resources):
+    """Dagster copies output metadata onto every partition of a range: each day's event must carry that day's
+    figures, and the preview and schema only the range's last day (not once per day)."""
+    defs = build_definitions(resources=resources)
+    instance = dg.DagsterInstance.ephemeral()
+    dg.materialize(list(defs.assets), selection=REFERENCE, resources=resources, instance=instance)
+    tags = {RANGE_START_TAG: "2010-12-01", RANGE_END_TAG: "2010-12-04"}
+    assert dg.materialize(list(defs.assets), selection=DAILY, resources=resources, instance=instance, tags=tags).success
+    house = resources["lakehouse"]
+    days = ["2010-12-01", "2010-12-02", "2010-12-03", "2010-12-04"]  # the 4th has no file: zero rows
+    for table in tables.DAILY_TABLES:
+        records = instance.fetch_materializations(dg.AssetKey(list(table.key)), limit=100).records
+        events = {r.event_log_entry.dagster_event.partition: r.asset_materialization.metadata for r in records}
+        assert sorted(events) == days, table.path
+        counts = dict(house.read(table.path).group_by(pl.col(table.date_column).cast(pl.String)).len().iter_rows())
+        for day in days:
+            assert events[day]["dagster/row_count"].value == counts.get(day, 0), (table.path, day)
+        assert [day for day in days if "preview" in events[day]] == ["2010-12-04"], table.path
+        assert [day for day in days if "dagster/column_schema" in events[day]] == ["2010-12-04"], table.path
+        assert events["2010-12-04"]["rows_written"].value == sum(counts.values())
+    silver = {
+        r.event_log_entry.dagster_event.partition: r.asset_materialization.metadata
+        for r in instance.fetch_materializations(dg.AssetKey(["silver", "transactions"]), limit=10).records
+    }
+    stats = house.read("silver/partition_stats").select(pl.col("business_date").cast(pl.String), "quarantined_rows", "duplicates_dropped")
+    for day, quarantined, duplicates in stats.iter_rows():
+        assert silver[day]["quarantined_rows"].value == quarantined and silver[day]["duplicates_dropped"].value == duplicates
+    assert silver["2010-12-01"]["duplicates_dropped"].value == 1 and silver["2010-12-02"]["quarantined_rows"].value == 1
+    quarantine = {
+        r.event_log_entry.dagster_event.partition: r.asset_materialization.metadata
+        for r in instance.fetch_materializations(dg.AssetKey(["silver", "quarantine"]), limit=10).records
+    }
+    assert quarantine["2010-12-01"]["reason_unparseable_date"].value == 1
+    assert "reason_unparseable_date" not in quarantine["2010-12-03"]

@@ -10,6 +10,7 @@ from retail_pipeline.adapters.build_state import record_source_changed
 from retail_pipeline.adapters.erasure_register import registered
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.lakehouse_state import read_manifest
+from retail_pipeline.adapters.partition_metadata import add_partition_metadata
 from retail_pipeline.adapters.landing_zone import LandingZone
 from retail_pipeline.core import tables
 from retail_pipeline.core.contracts import conform, empty
@@ -90,8 +91,17 @@ def transactions(
     rows_erased = int(erased["rows_erased"].sum())
     if rows_erased:
         context.log.info(f"{rows_erased} record(s) of customers in the erasure register were not landed")
-    yield dg.Output(frame.lazy(), "transactions", metadata={"files_read": len(parts), "rows_erased": rows_erased})
-    yield dg.Output(erased.lazy(), "erased_rows", metadata={"rows_erased": rows_erased})
+    # Each day's erased count on its own event, the run's file count on its last (adapters/partition_metadata.py).
+    day = tables.ERASED_ROWS.date_column
+    per_day = erased.group_by(day).agg(pl.col("rows_erased").sum())
+    for key in (key_of(tables.BRONZE_TRANSACTIONS), key_of(tables.ERASED_ROWS)):
+        add_partition_metadata(
+            context.add_asset_metadata, key, context.partition_keys, per_day, day,
+            last={"files_read": len(parts)} if key == key_of(tables.BRONZE_TRANSACTIONS) else None,
+            default={"rows_erased": 0},
+        )
+    yield dg.Output(frame.lazy(), "transactions")
+    yield dg.Output(erased.lazy(), "erased_rows")
 
 
 matches_contract = contract_check(tables.BRONZE_TRANSACTIONS)

@@ -3,6 +3,7 @@
 import dagster as dg
 import polars as pl
 
+from retail_pipeline.adapters.partition_metadata import add_partition_metadata
 from retail_pipeline.core import tables
 from retail_pipeline.core.transforms.quality import build_scorecard
 from retail_pipeline.defs.checks import contract_check
@@ -31,15 +32,22 @@ def dq_scorecard(
     against the contract, uniqueness, an overall score, and the quarantined rows by reason."""
     start, end = window_dates(context)
     card = build_scorecard(bronze, silver, daily_sales, stats, start, end)
-    # Numeric figures so the UI plots them over materialisations.
-    summary = card.group_by("table").agg(pl.col("completeness", "validity", "uniqueness", "score").mean())
-    context.add_output_metadata(
-        {
-            f"{table.replace('/', '_')}_{measure}": float(value) if value is not None else float("nan")
-            for table, *values in summary.iter_rows()
-            for measure, value in zip(("completeness", "validity", "uniqueness", "score"), values, strict=True)
-        }
-    )
+    # Each day's scores on its own event, as numbers so the UI plots them (adapters/partition_metadata.py).
+    measures = ("completeness", "validity", "uniqueness", "score")
+    figures = pl.concat(
+        [
+            card.select(
+                "business_date",
+                (pl.col("table").str.replace("/", "_") + f"_{measure}").alias("name"),
+                pl.col(measure).cast(pl.Float64).fill_null(float("nan")).alias("value"),
+            )
+            for measure in measures
+        ]
+    ).pivot(on="name", index="business_date", values="value", sort_columns=True)
+    if figures.height:
+        add_partition_metadata(
+            context.add_asset_metadata, key_of(tables.DQ_SCORECARD), context.partition_keys, figures, "business_date"
+        )
     return card.lazy()
 
 

@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 
 from retail_pipeline.adapters.lakehouse import Lakehouse
+from retail_pipeline.adapters.partition_metadata import add_partition_metadata
 from retail_pipeline.core import tables
 from retail_pipeline.core.contracts import BUSINESS_COLUMNS
 from retail_pipeline.core.invariants import row_conservation_failures
@@ -62,20 +63,27 @@ def silver_transactions(
     result = build_silver(bronze, fx_daily, dim_country, start, end, valid_start, valid_end, context.run_id)
 
     stats = result.partition_stats
-    by_reason = result.quarantine.group_by("reason_code").len().sort("reason_code")
-    context.add_output_metadata(
-        {
-            "bronze_rows": int(stats["bronze_rows"].sum()),
-            "duplicates_dropped": int(stats["duplicates_dropped"].sum()),
-            "quarantined_rows": result.quarantine.height,
-            "rows_without_fx_rate": result.transactions["gbp_eur"].null_count(),
-            "rows_without_iso_country": result.transactions["country_iso2"].null_count(),
-        },
-        output_name="transactions",
+    # Each day's figures on its own event (adapters/partition_metadata.py).
+    silver_figures = result.transactions.group_by(pl.col("invoice_date").alias("business_date")).agg(
+        pl.col("gbp_eur").null_count().alias("rows_without_fx_rate"),
+        pl.col("country_iso2").null_count().alias("rows_without_iso_country"),
     )
-    context.add_output_metadata(
-        {f"reason_{code}": n for code, n in by_reason.iter_rows()}, output_name="quarantine"
+    add_partition_metadata(
+        context.add_asset_metadata,
+        key_of(tables.SILVER_TRANSACTIONS),
+        context.partition_keys,
+        stats.select("business_date", "bronze_rows", "duplicates_dropped", "quarantined_rows").join(
+            silver_figures, on="business_date", how="left"
+        ).fill_null(0),
+        "business_date",
     )
+    day = tables.QUARANTINE.date_column
+    by_reason = (
+        result.quarantine.group_by(day, "reason_code").len()
+        .with_columns(pl.format("reason_{}", "reason_code").alias("reason"))
+        .pivot(on="reason", index=day, values="len", sort_columns=True)
+    ) if result.quarantine.height else pl.DataFrame(schema={day: pl.Date})
+    add_partition_metadata(context.add_asset_metadata, key_of(tables.QUARANTINE), context.partition_keys, by_reason, day)
     return result.transactions.lazy(), result.quarantine.lazy(), stats.lazy()
 
 
