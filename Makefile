@@ -51,7 +51,8 @@ lock:
 clean-data:
 	rm -rf data/landing data/lakehouse data/dagster
 
-# `make bench` (1M and 10M rows, takes minutes); `make bench BENCH_ARGS="--rows 1000000"` for one size.
+# `make bench`: every case against ../shared/bench/baseline_polars.py (about half an hour); one case:
+# `make bench BENCH_ARGS="--case real"`; see retail_pipeline_tests/bench.py.
 BENCH_ARGS ?=
 bench: install
 	$(BIN)/python -m retail_pipeline_tests.bench $(BENCH_ARGS)

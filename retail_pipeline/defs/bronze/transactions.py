@@ -10,8 +10,8 @@ from retail_pipeline.adapters.build_state import record_source_changed
 from retail_pipeline.adapters.erasure_register import registered
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.lakehouse_state import read_manifest
-from retail_pipeline.adapters.partition_metadata import add_partition_metadata
 from retail_pipeline.adapters.landing_zone import LandingZone
+from retail_pipeline.adapters.partition_metadata import add_partition_metadata
 from retail_pipeline.core import tables
 from retail_pipeline.core.contracts import conform, empty
 from retail_pipeline.core.dates import Window
