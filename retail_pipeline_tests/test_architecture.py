@@ -204,11 +204,14 @@ def test_nothing_sets_polars_options_at_run_time():
 
 def test_a_run_imports_no_chart_or_http_stack_it_does_not_use():
     """The CLI's import floor is paid by every run: the runner and the definitions import neither matplotlib
-    (only the report draws) nor httpx (only a configured API or the alert webhook calls out)."""
+    (only the report draws), even once the definitions are built, nor httpx (only a configured API or the alert webhook calls out)."""
     import subprocess
     import sys
 
-    probe = "import sys, retail_pipeline.app.runner; print(sorted(m for m in ('matplotlib', 'httpx') if m in sys.modules))"
+    probe = (
+        "import sys, retail_pipeline.app.runner as r; r.build_definitions(); "
+        "print(sorted(m for m in ('matplotlib', 'httpx') if m in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
