@@ -9,13 +9,12 @@ drawn, not with the definitions: 0.5 s of every CLI run otherwise, drawn or not.
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-
-import functools
 
 import polars as pl
 
