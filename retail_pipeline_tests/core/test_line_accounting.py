@@ -4,6 +4,7 @@ never closes swallows no line; each line is decoded on its own (UTF-8, else cp12
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
 from retail_pipeline.core.landing_files import parse_csv
@@ -157,3 +158,15 @@ def test_a_workbook_counts_its_rows_as_lines():
     assert raw.lines == 4 + 2  # sheet A: header, two records, an empty row; sheet B: header, a record
     assert raw.lines_outside_records == 3
     assert raw.records.height + raw.lines_outside_records == raw.lines
+
+
+def test_an_unclosed_quote_far_from_the_end_is_one_record_not_a_rejected_file():
+    """The csv module took everything after a quote that never closes as one field and refused it past 128 KiB:
+    one bad line in a real-sized export rejected the whole file."""
+    lines = [f"5{i:05d},85123A,HEART,1,12/1/2010 8:26,2.55,17850,United Kingdom" for i in range(5_000)]
+    lines[10] = lines[10].replace(",HEART", ',"HEART')
+    body = (HEADER + "\n" + "\n".join(lines) + "\n").encode()
+    raw = parse_csv("long.csv", body)
+    assert raw.records.height == 5_000
+    assert raw.records.filter(pl.col("_unbalanced_quote"))["_first_line"].to_list() == [12]
+    assert_lines_accounted(raw, body)
