@@ -20,6 +20,8 @@ variable                               default                          meaning
 ``RETAIL_PARTITIONS_START``            2010-12-01                       the first business date
 ``RETAIL_EXECUTOR``                    ``in_process``                   or ``multiprocess``, for UI/daemon runs
 ``RETAIL_MAX_PARTITIONS_PER_RUN``      366                              the longest range one run covers
+``RETAIL_MAX_ROWS_PER_RUN``            2000000                          the most rows one run holds (estimated
+                                                                        from the manifest): memory follows it
 ``RETAIL_LANDING_SENSOR_INTERVAL_S``   30                               seconds between landing sensor ticks
 ``RETAIL_RETRY_BACKOFF_S``             300                              the sensor re-requests failed work after
                                                                         this, doubling per failure (max 6 h)
@@ -272,6 +274,7 @@ class Settings:
     partitions_start: date = date.fromisoformat(DEFAULT_START)
     executor: str = "in_process"
     max_partitions_per_run: int = 366
+    max_rows_per_run: int = 2_000_000
     landing_sensor_interval_s: int = 30
     retry_backoff_s: int = 300
     lock_lease_s: int = 60
@@ -301,6 +304,7 @@ class Settings:
             partitions_start=reader.get("RETAIL_PARTITIONS_START", _date, date.fromisoformat(DEFAULT_START)),
             executor=reader.get("RETAIL_EXECUTOR", _executor, "in_process"),
             max_partitions_per_run=reader.get("RETAIL_MAX_PARTITIONS_PER_RUN", _positive_int, 366),
+            max_rows_per_run=reader.get("RETAIL_MAX_ROWS_PER_RUN", _positive_int, 2_000_000),
             landing_sensor_interval_s=reader.get("RETAIL_LANDING_SENSOR_INTERVAL_S", _positive_int, 30),
             retry_backoff_s=reader.get("RETAIL_RETRY_BACKOFF_S", _positive_int, 300),
             lock_lease_s=reader.get("RETAIL_LOCK_LEASE_S", _positive_int, 60),

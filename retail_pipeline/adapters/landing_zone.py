@@ -13,10 +13,18 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from retail_pipeline.adapters.staging import StagedRecords
 from retail_pipeline.core.contracts import LANDED_FILES
-from retail_pipeline.core.landing_files import SUPPORTED_SUFFIXES, LandingError, RawFile, parse_csv, parse_xlsx
+from retail_pipeline.core.landing_files import (
+    BUSINESS_DATE,
+    SUPPORTED_SUFFIXES,
+    CsvStream,
+    LandingError,
+    RawFile,
+    parse_xlsx,
+    with_business_date,
+)
 from retail_pipeline.core.manifest import FINGERPRINT, files_to_probe, resolve_manifest
-from retail_pipeline.core.parsing import parse_timestamp
 from retail_pipeline.settings import DEFAULT_LANDING
 
 # Names that mean "still being written": the next listing will see the final name.
@@ -50,6 +58,19 @@ class LandingZone(dg.ConfigurableResource):
             )
         return pl.DataFrame(rows, schema={n: LANDED_FILES[n] for n in FINGERPRINT}).sort("path")
 
+    def fingerprint(self, path: str) -> dict | None:
+        """``path``'s row of ``list_files`` now (None when it is gone): what the landing compares to tell a
+        file changed without reading it."""
+        file = Path(self.root) / path
+        try:
+            stat = file.stat()
+        except OSError:
+            return None
+        return {
+            "path": path, "size_bytes": stat.st_size, "mtime": _utc(stat.st_mtime_ns), "inode": stat.st_ino,
+            "ctime": _utc(stat.st_ctime_ns),
+        }
+
     def confined(self, path: str) -> Path:
         """``path`` under the root, refused if it resolves outside it (``..``, or a symlink to elsewhere): the
         landing zone is the one place the pipeline reads from."""
@@ -62,8 +83,8 @@ class LandingZone(dg.ConfigurableResource):
             )
         return target
 
-    def read(self, path: str) -> RawFile:
-        """The raw records of one landing file; ``LandingError`` names the file and what is wrong."""
+    def _readable(self, path: str) -> Path:
+        """The file ``path`` names, checked: inside the root, a supported type, a readable file."""
         try:
             target = self.confined(path)  # first: a link elsewhere is refused as such, whatever its name
         except RuntimeError as exc:  # resolving a link loop (Python 3.11)
@@ -74,35 +95,58 @@ class LandingZone(dg.ConfigurableResource):
             raise LandingError(f"{path}: unsupported file type (expected {', '.join(SUPPORTED_SUFFIXES)})")
         if not _is_file(target):
             raise LandingError(f"{path}: not a readable file (a dangling link or a link loop?)")
-        try:
-            data = target.read_bytes()
-            return parse_xlsx(path, data) if path.lower().endswith(".xlsx") else parse_csv(path, data)
-        except LandingError as exc:
-            raise LandingError(f"{path}: {exc}") from exc
+        return target
 
-    def probe(self, paths: list[str]) -> pl.DataFrame:
+    def open(self, path: str) -> "CsvStream | WholeFile":
+        """One landing file's records, chunk by chunk (``chunks()``); once they are read, its sha256, format
+        and line counts. A CSV is streamed from disk: memory follows a chunk, not the file. ``LandingError``
+        (raised when opening or while reading) names the file and what is wrong."""
+        target = self._readable(path)
+        if path.lower().endswith(".xlsx"):
+            try:
+                return WholeFile(parse_xlsx(path, target.read_bytes()))
+            except LandingError as exc:
+                raise LandingError(f"{path}: {exc}") from exc
+        return _Named(CsvStream(path, _blocks(target)), path)
+
+    def read(self, path: str) -> RawFile:
+        """The raw records of one landing file at once; ``LandingError`` names the file and what is wrong."""
+        return self.open(path).raw()
+
+    def probe(self, paths: list[str], staged: StagedRecords | None = None) -> pl.DataFrame:
         """What each file holds: sha256, format, rows and every business date it contains (whether or not
-        inside the partitions' range), or why it cannot be read."""
+        inside the partitions' range), or why it cannot be read. Each file is read once, chunk by chunk; its
+        records are staged in ``staged`` (when given) as they are read."""
         probes = []
         for path in paths:
+            writer = None
             try:
-                raw = self.read(path)
+                opened = self.open(path)
+                dates, rows = set(), 0
+                for chunk in opened.chunks():
+                    chunk = with_business_date(chunk)
+                    dates.update(chunk[BUSINESS_DATE].drop_nulls().unique().to_list())
+                    rows += chunk.height
+                    if staged is not None:
+                        writer = writer or staged.writer()
+                        writer.write(chunk)
             except (LandingError, OSError) as exc:
+                if writer is not None:
+                    writer.abort()
                 probes.append({"path": path, "reason": str(exc)})
                 continue
-            dates = raw.records.select(
-                parse_timestamp(pl.col("invoice_ts")).dt.date().drop_nulls().unique().sort()
-            ).to_series()
+            if writer is not None:
+                writer.commit(opened.sha256)
             probes.append(
                 {
                     "path": path,
-                    "sha256": raw.sha256,
-                    "format": raw.format,
-                    "extra_columns": list(raw.extra_columns),
-                    "rows": raw.records.height,
-                    "lines": raw.lines,
-                    "lines_outside_records": raw.lines_outside_records,
-                    "business_dates": dates.to_list(),
+                    "sha256": opened.sha256,
+                    "format": opened.format,
+                    "extra_columns": list(opened.extra_columns),
+                    "rows": rows,
+                    "lines": opened.lines,
+                    "lines_outside_records": opened.lines_outside_records,
+                    "business_dates": sorted(dates),
                 }
             )
         probed = (
@@ -111,6 +155,52 @@ class LandingZone(dg.ConfigurableResource):
         )
         schema = {n: LANDED_FILES[n] for n in probed}
         return pl.DataFrame(probes, schema=schema)
+
+
+BLOCK_BYTES = 16 * 2**20
+
+
+def _blocks(target: Path):
+    with target.open("rb") as handle:
+        while block := handle.read(BLOCK_BYTES):
+            yield block
+
+
+class WholeFile:
+    """A file read at once (a workbook), with the interface of ``CsvStream``."""
+
+    def __init__(self, raw: RawFile):
+        self._raw = raw
+        self.sha256, self.format, self.extra_columns = raw.sha256, raw.format, raw.extra_columns
+        self.lines, self.lines_outside_records = raw.lines, raw.lines_outside_records
+
+    def chunks(self):
+        yield self._raw.records
+
+    def raw(self) -> RawFile:
+        return self._raw
+
+
+class _Named:
+    """A ``CsvStream`` whose errors name its file."""
+
+    def __init__(self, stream: CsvStream, path: str):
+        self._stream, self._path = stream, path
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+    def chunks(self):
+        try:
+            yield from self._stream.chunks()
+        except LandingError as exc:
+            raise LandingError(f"{self._path}: {exc}") from exc
+
+    def raw(self) -> RawFile:
+        try:
+            return self._stream.raw()
+        except LandingError as exc:
+            raise LandingError(f"{self._path}: {exc}") from exc
 
 
 def _walk(root: Path):
@@ -176,10 +266,16 @@ def _utc(ns: int) -> datetime:
 
 
 def land(
-    zone: LandingZone, previous: pl.DataFrame, start: date, end: date, now: datetime, changed: Mapping[str, str] | None = None
+    zone: LandingZone,
+    previous: pl.DataFrame,
+    start: date,
+    end: date,
+    now: datetime,
+    changed: Mapping[str, str] | None = None,
+    staged: StagedRecords | None = None,
 ) -> pl.DataFrame:
-    """List the landing zone, read what is new or changed (and what bronze found changed: ``changed``), and
-    return the new manifest."""
+    """List the landing zone, read what is new or changed (and what bronze found changed: ``changed``),
+    staging their records in ``staged``, and return the new manifest."""
     listing = zone.list_files()
-    probes = zone.probe(files_to_probe(listing, previous, changed))
+    probes = zone.probe(files_to_probe(listing, previous, changed), staged)
     return resolve_manifest(listing, previous, probes, now, start, end)

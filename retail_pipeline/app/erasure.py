@@ -27,6 +27,7 @@ from pathlib import Path
 from retail_pipeline.adapters.erasure_register import REGISTER, Found, find_customer, register, registered
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.maintenance import Vacuumed, vacuum_all
+from retail_pipeline.adapters.staging import StagedRecords
 from retail_pipeline.app.runner import RunFailed, run_pipeline
 from retail_pipeline.core.erasure import normalise_id
 from retail_pipeline.core.tables import catalogue
@@ -39,10 +40,11 @@ class ErasureError(RuntimeError):
 
 CANNOT_ERASE = (
     "Not erased by this command: (1) the landing files that hold the customer: redact or delete them (the "
-    "register keeps their records out of bronze meanwhile); (2) Dagster's event log of runs made by releases "
-    "before previews hid customer columns: their asset metadata shows 5 rows of each table they wrote (delete "
-    "those runs in the UI, or wipe the instance's storage); (3) the register bronze/erased_customers keeps "
-    "the id: it is what keeps them out."
+    "register keeps their records out of bronze meanwhile; a file landed again is parsed into the staging "
+    "cache, _staging, like any new file, and its copy goes when the file does); (2) Dagster's event log of runs "
+    "made by releases before previews hid customer columns: their asset metadata shows 5 rows of each table "
+    "they wrote (delete those runs in the UI, or wipe the instance's storage); (3) the register "
+    "bronze/erased_customers keeps the id: it is what keeps them out."
 )
 
 
@@ -102,6 +104,9 @@ def forget_customer(
         ) from exc
     report.rewritten = [t for t in catalogue() if house.exists(t) and house.version(t) != versions.get(t)]
 
+    # The staged records are the landing files parsed (adapters/staging.py), the customer's records included:
+    # gone with the rest; bronze reads the landing files themselves until a file is landed again.
+    StagedRecords(house.root).clear()
     say("vacuuming every table with no retention, and purging the Delta logs of old versions ...")
     report.vacuumed = vacuum_all(house)
     report.after = find_customer(house, customer_id, warehouse)

@@ -171,6 +171,7 @@ def _daily_and_history(
     also: Iterable[date] = (),
     history: bool = False,
     marts: bool = True,
+    max_rows: int | None = None,
 ) -> tuple[list[RunReport], tuple[date, date] | None]:
     """Run what the planner says is behind: the daily ranges, then (if none failed) the whole-history outputs
     behind (all of them with ``history``), then plan again; ``RunFailed`` unless everything is up to date."""
@@ -180,7 +181,7 @@ def _daily_and_history(
     work = current_plan(house, start, end, full=full, also=list(also))
     if not work.up_to_date:
         say("      behind: " + describe(work))
-    ranges = work.ranges(max_len)
+    ranges = work.ranges(max_len, max_rows)
     for number, (first, last) in enumerate(ranges, start=1):
         days = (last - first).days + 1
         chunk = f", chunk {number}/{len(ranges)}" if len(ranges) > 1 else ""
@@ -284,8 +285,8 @@ def run_pipeline(
 ) -> PipelineReport:
     """Land, then build what the planner says is behind (``core/planning.py``): the business dates whose
     files changed or whose layers were not all built from them (every date with data when ``full``; plus the
-    dates ``also`` names), in ranges of at most ``RETAIL_MAX_PARTITIONS_PER_RUN`` days, then the
-    whole-history outputs that are behind (every one with ``history``). ``marts=False`` stops after the daily
+    dates ``also`` names), in ranges of at most ``RETAIL_MAX_PARTITIONS_PER_RUN`` days and
+    ``RETAIL_MAX_ROWS_PER_RUN`` rows, then the whole-history outputs that are behind (every one with ``history``). ``marts=False`` stops after the daily
     tables. A run that died anywhere is completed by the next call; ``RunFailed`` names what failed and what
     is still behind (a failing blocking check holds its dates back until it passes). ``say`` receives
     progress lines."""
@@ -300,7 +301,8 @@ def run_pipeline(
         say(f"      {', '.join(outdated)} written by another release or new: rebuilding every date with data")
         full = True
     built, partitions = _daily_and_history(
-        defs, instance, house, say, settings.max_partitions_per_run, full=full, also=also, history=history, marts=marts
+        defs, instance, house, say, settings.max_partitions_per_run, full=full, also=also, history=history,
+        marts=marts, max_rows=settings.max_rows_per_run,
     )
     _say_missing(house, say)
     return PipelineReport(runs + built, partitions, house)
@@ -343,9 +345,9 @@ def backfill(
         raise ValueError(f"the partitions run from {start} to {end - timedelta(days=1)}; {first}..{last} is outside")
     if chunk < 1:
         raise ValueError("the chunk size must be at least 1 partition")
-    _, house, defs, runs = _start(landing, lakehouse, instance, say)
+    settings, house, defs, runs = _start(landing, lakehouse, instance, say)
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    built, _ = _daily_and_history(defs, instance, house, say, chunk, also=days)
+    built, _ = _daily_and_history(defs, instance, house, say, chunk, also=days, max_rows=settings.max_rows_per_run)
     _say_missing(house, say)
     return PipelineReport(runs + built, (first, last), house)
 

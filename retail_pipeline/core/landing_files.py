@@ -115,14 +115,6 @@ def decode_lines(data: bytes) -> tuple[list[str], list[str]]:
     return lines, encodings
 
 
-def _file_encoding(lines: list[str], encodings: list[str]) -> str:
-    """How a file was decoded, for ``_format``: utf-8, cp1252 (every non-ASCII line), or mixed."""
-    found = set(encodings)
-    non_ascii_utf8 = any(e == UTF8 and not line.isascii() for line, e in zip(lines, encodings, strict=True))
-    base = "mixed" if CP1252 in found and non_ascii_utf8 else CP1252 if CP1252 in found else UTF8
-    return f"{base}-with-undecodable-bytes" if INVALID in found else base
-
-
 def map_header(columns: list[str]) -> tuple[str, dict[str, str], list[str]]:
     """The header variant of ``columns``, the renaming to our names, and the extra columns."""
     stripped = [c.strip() for c in columns]
@@ -143,44 +135,149 @@ def map_header(columns: list[str]) -> tuple[str, dict[str, str], list[str]]:
     )
 
 
-def parse_csv(path: str, data: bytes) -> RawFile:
-    """Read one CSV landing file (RFC 4180 quoting, each line in its encoding) into its raw records, each
-    with the span of physical lines it came from.
+# A file is parsed in chunks of about this many bytes, each cut where no record can span it (``safe_cut``): memory
+# follows the chunk, not the file (a 2.4 GB export is ~40 chunks).
+CHUNK_BYTES = 64 * 2**20
 
-    polars reads the file fast (``_one_record_per_line``); its records are trusted when there is exactly one
-    per non-blank line. A record spanning lines (a quoted line break, or a quote that never closes
-    swallowing what follows), a short record (padded with nulls) or a stray quote (the read stops) sends the
-    file to ``read_records``, which reads it line by line. A file that is not valid UTF-8 is decoded line by
-    line first (``decode_lines``).
+
+def parse_csv(path: str, data: bytes, chunk_bytes: int = CHUNK_BYTES) -> RawFile:
+    """Read one CSV landing file (RFC 4180 quoting, each line in its encoding) into its raw records, each
+    with the span of physical lines it came from (``CsvStream``, all chunks at once)."""
+    return CsvStream(path, [data], chunk_bytes).raw()
+
+
+def safe_cut(buffer: bytes, target: int) -> int | None:
+    """An offset at or after ``target`` just past a line end, with more than ``MAX_RECORD_LINES`` line ends
+    between the last quote before it and it, or None if ``buffer`` has none yet. No record can span such a
+    cut: a record takes more than one line only from a line with an open quote, and looks at most
+    ``MAX_RECORD_LINES`` lines ahead (``read_records``), so parsing the two sides apart reads the same records
+    as parsing them together."""
+    end = buffer.find(b"\n", max(target - 1, 0))
+    while end >= 0:
+        cut = end + 1
+        quote = buffer.rfind(b'"', 0, cut)
+        if quote < 0:
+            return cut
+        short = MAX_RECORD_LINES + 1 - buffer.count(b"\n", quote, cut)
+        if short <= 0:
+            return cut
+        for _ in range(short):  # move past enough line ends, then look for a quote among them again
+            end = buffer.find(b"\n", end + 1)
+            if end < 0:
+                return None
+    return None
+
+
+class CsvStream:
+    """One CSV landing file read in chunks: ``chunks()`` yields each chunk's records (numbered file-wide:
+    ``_source_row``, ``_first_line``, ``_last_line``); once it is exhausted, ``sha256``, ``format``,
+    ``lines``, ``lines_outside_records`` and ``extra_columns`` describe the whole file.
+
+    Each chunk is parsed as a file of its own behind the file's header line (``_parse_chunk``): polars reads
+    it fast when every non-blank line is one record; a record spanning lines (a quoted line break, or a
+    quote that never closes), a short record or a stray quote sends the chunk to ``read_records``, which
+    reads it line by line. A chunk that is not valid UTF-8 is decoded line by line first (``decode_lines``).
     """
-    sha256 = hashlib.sha256(data).hexdigest()
-    utf8 = _normalised(data)
-    # Counted on the bytes, apart from any reader, so that a line a reader drops cannot go unnoticed.
-    physical = utf8.count(b"\n") + (1 if utf8 and not utf8.endswith(b"\n") else 0)
-    lines: list[str] | None = None
-    encodings: list[str] | None = None
-    try:
-        utf8.decode("utf-8")
-    except UnicodeDecodeError:
-        lines, encodings = decode_lines(utf8)
-        utf8 = "\n".join(lines).encode("utf-8")
-    fast = _one_record_per_line(utf8, encodings)
-    if fast is None:
+
+    def __init__(self, path: str, blocks, chunk_bytes: int = CHUNK_BYTES):
+        self.path, self._blocks, self._chunk_bytes = path, blocks, chunk_bytes
+        self.sha256 = ""
+        self.format = ""
+        self.extra_columns: tuple[str, ...] = ()
+        self.lines = self.lines_outside_records = 0
+        self._header: bytes | None = None
+        self._variant = ""
+        self._flags = {CP1252: False, "non_ascii_utf8": False, INVALID: False}
+        self._records = 0
+
+    def raw(self) -> RawFile:
+        """The whole file's records at once."""
+        parts = list(self.chunks())
+        return RawFile(
+            self.path, self.sha256, self.format, pl.concat(parts), self.extra_columns, self.lines,
+            self.lines_outside_records,
+        )
+
+    def chunks(self):
+        hasher = hashlib.sha256()
+        buffer, first = b"", True
+        for block in self._blocks:
+            hasher.update(block)
+            buffer += block
+            while len(buffer) >= self._chunk_bytes and (cut := safe_cut(buffer, self._chunk_bytes)) is not None:
+                yield self._chunk(buffer[:cut], first)
+                buffer, first = buffer[cut:], False
+        if first or buffer:
+            yield self._chunk(buffer, first)
+        self.sha256 = hasher.hexdigest()
+        base = (
+            "mixed" if self._flags[CP1252] and self._flags["non_ascii_utf8"] else CP1252 if self._flags[CP1252] else UTF8
+        )
+        encoding = f"{base}-with-undecodable-bytes" if self._flags[INVALID] else base
+        self.format = f"csv/{self._variant}/{encoding}"
+
+    def _chunk(self, data: bytes, first: bool) -> pl.DataFrame:
+        if first:
+            data = _normalised(data)
+            self._header = _header_line(data)
+            frame, outside, physical = self._parse(data)
+            if len(frame.columns) <= len(_READER_COLUMNS):
+                raise LandingError("empty file (no header)")
+            self._variant, records, extras = _to_records(frame, sheet=None)
+            self.extra_columns = tuple(extras)
+            line_offset = 0
+        else:
+            # Behind the file's header, so that it reads as the first chunk did; the header line is not counted.
+            frame, outside, physical = self._parse(self._header + b"\n" + data)
+            _, records, _ = _to_records(frame, sheet=None)
+            outside, physical, line_offset = outside - 1, physical - 1, self.lines - 1
+        records = records.with_columns(
+            pl.col("_source_row") + self._records, pl.col("_first_line", "_last_line") + line_offset
+        )
+        self._records += records.height
+        self.lines += physical
+        self.lines_outside_records += outside
+        return records
+
+    def _parse(self, utf8: bytes) -> tuple[pl.DataFrame, int, int]:
+        """(records with the reader's columns, lines outside records, physical lines) of one chunk's bytes."""
+        # Counted on the bytes, apart from any reader, so that a line a reader drops cannot go unnoticed.
+        physical = utf8.count(b"\n") + (1 if utf8 and not utf8.endswith(b"\n") else 0)
+        lines: list[str] | None = None
+        encodings: list[str] | None = None
+        try:
+            utf8.decode("utf-8")
+            self._flags["non_ascii_utf8"] |= not utf8.isascii()
+        except UnicodeDecodeError:
+            lines, encodings = decode_lines(utf8)
+            for line, found in zip(lines, encodings, strict=True):
+                self._flags[found] = True
+                self._flags["non_ascii_utf8"] |= found == UTF8 and not line.isascii()
+            utf8 = "\n".join(lines).encode("utf-8")
+        fast = _one_record_per_line(utf8, encodings)
+        if fast is not None:
+            frame, outside = fast
+            return frame, outside, physical
         if lines is None:
             lines, encodings = decode_lines(utf8)
         try:
             frame = read_records(lines, encodings)
         except csv.Error as exc:  # e.g. a lone carriage return inside an unquoted field
             raise LandingError(f"cannot be read as CSV ({exc})") from exc
-    else:
-        frame, outside = fast
-    if len(frame.columns) <= len(_READER_COLUMNS):
-        raise LandingError("empty file (no header)")
-    variant, records, extras = _to_records(frame, sheet=None)
-    encoding = UTF8 if lines is None else _file_encoding(lines, encodings)
-    if fast is None:
-        outside = _lines_outside_records(lines, records)
-    return RawFile(path, sha256, f"csv/{variant}/{encoding}", records, tuple(extras), physical, outside)
+        if len(frame.columns) <= len(_READER_COLUMNS):
+            return frame, len(lines), physical
+        _, records, _ = _to_records(frame, sheet=None)
+        return frame, _lines_outside_records(lines, records), physical
+
+
+def _header_line(data: bytes) -> bytes:
+    """The first non-blank line of a file's first chunk (without its line end): what each later chunk is
+    parsed behind."""
+    for line in data.split(b"\n", 64):
+        line = line[:-1] if line.endswith(b"\r") else line
+        if line.strip(BLANK.encode()):
+            return line
+    return b""
 
 
 def _lines_outside_records(lines: list[str], records: pl.DataFrame) -> int:
@@ -394,15 +491,22 @@ def read_records(lines: list[str] | str, encodings: list[str] | None = None) -> 
     while i < n:
         reader = csv.reader(itertools.islice(lines, i, None))
         consumed, resume = 0, None
-        for fields in reader:
-            first, consumed = i + consumed, reader.line_num
-            line = lines[first]
-            # Several lines read, or the last line of the file ending inside a quote.
-            if i + consumed - 1 > first or (first == n - 1 and _opens_quote(line)):
-                resume = spanning(first) + 1
-                break
-            if line.strip(BLANK):
-                add(first, first, fields, False, line)
+        try:
+            for fields in reader:
+                first, consumed = i + consumed, reader.line_num
+                line = lines[first]
+                # Several lines read, or the last line of the file ending inside a quote.
+                if i + consumed - 1 > first or (first == n - 1 and _opens_quote(line)):
+                    resume = spanning(first) + 1
+                    break
+                if line.strip(BLANK):
+                    add(first, first, fields, False, line)
+        except csv.Error as exc:
+            # A quote that never closes made the reader take the rest of the file as one field, past the csv
+            # module's field size limit (128 KiB): that record is decided line by line like any other open quote.
+            if "field larger than field limit" not in str(exc):
+                raise
+            resume = spanning(i + consumed) + 1
         if resume is None:
             break
         i = resume
@@ -441,6 +545,50 @@ def _unique(names: list[str]) -> list[str]:
             out.append(name)
             seen[name] = 0
     return out
+
+
+BUSINESS_DATE = "_business_date"  # a staged record's parsed business date, placeable or not
+
+
+def with_business_date(records: pl.DataFrame | pl.LazyFrame):
+    """``records`` with ``_business_date``: the date of its invoice timestamp, null when unparseable. What
+    the landing stages, and what places a record in a partition (``bronze_rows``)."""
+    return records.with_columns(parse_timestamp(pl.col("invoice_ts")).dt.date().alias(BUSINESS_DATE))
+
+
+def earliest_placeable(records: pl.LazyFrame, start: date, end: date) -> date | None:
+    """The earliest business date of ``records`` (with ``_business_date``) inside ``[start, end)``: where its
+    file's unplaceable rows go."""
+    placeable = pl.col(BUSINESS_DATE).filter((pl.col(BUSINESS_DATE) >= start) & (pl.col(BUSINESS_DATE) < end))
+    return records.select(placeable.min()).collect().item()
+
+
+def bronze_rows(
+    records: pl.LazyFrame, path: str, sha256: str, file_format: str, start: date, end: date, earliest: date | None,
+    window_start: date, window_end: date, ingested_at: datetime, run_id: str,
+) -> pl.LazyFrame:
+    """The bronze rows of one file version in ``[window_start, window_end)``, from its records with
+    ``_business_date``: each placed on its business date, or, when that date is unparseable or outside
+    ``[start, end)``, on ``earliest`` (its file's earliest placeable date), so silver can quarantine it there.
+    The filter is on ``_business_date`` itself where it can be, so a scan of staged records skips whole row
+    groups of other dates."""
+    day = pl.col(BUSINESS_DATE)
+    placeable = (day >= start) & (day < end)
+    in_window = placeable & (day >= max(start, window_start)) & (day < min(end, window_end))
+    if earliest is not None and window_start <= earliest < window_end:
+        in_window = in_window | ~placeable.fill_null(False)
+    return (
+        records.filter(in_window)
+        .with_columns(pl.when(placeable).then(day).otherwise(pl.lit(earliest, pl.Date)).alias("_partition_date"))
+        .drop(BUSINESS_DATE)
+        .with_columns(
+            pl.lit(path).alias("_source_file"),
+            pl.lit(sha256).alias("_file_sha256"),
+            pl.lit(file_format).alias("_format"),
+            pl.lit(ingested_at).alias("_ingested_at"),
+            pl.lit(run_id).alias("_run_id"),
+        )
+    )
 
 
 def place_rows(records: pl.LazyFrame, start: date, end: date) -> pl.LazyFrame:

@@ -127,11 +127,12 @@ def upgrade_manifest(previous: pl.DataFrame) -> pl.DataFrame:
 
 
 def active_files(manifest: pl.LazyFrame, window: Window) -> pl.DataFrame:
-    """(path, sha256) of the active files holding at least one business date of ``window``."""
+    """The active files holding at least one business date of ``window``: their fingerprint (path, size,
+    mtime, inode, ctime), sha256 and format."""
     return (
         manifest.filter(pl.col("status") == "active")
         .filter(pl.col("business_dates").list.eval(window.expr(pl.element())).list.any())
-        .select("path", "sha256")
+        .select(*FINGERPRINT, "sha256", "format")
         .sort("path")
         .collect()
     )

@@ -11,6 +11,7 @@ landing sensor and the nightly schedule (``plan``), and the pure functions it is
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -148,16 +149,43 @@ def stale_dates(manifest: pl.DataFrame, bronze_files: pl.DataFrame, start: date,
     return pl.concat(stale).unique().sort("_partition_date").collect().to_series().to_list()
 
 
-def group_ranges(dates: list[date], max_gap_days: int = MAX_GAP_DAYS, max_len: int = 366) -> list[tuple[date, date]]:
-    """Inclusive ranges covering ``dates`` (sorted): dates at most ``max_gap_days`` apart share a range, and
-    no range is longer than ``max_len`` days."""
+def group_ranges(
+    dates: list[date],
+    max_gap_days: int = MAX_GAP_DAYS,
+    max_len: int = 366,
+    rows: Mapping[date, int] | None = None,
+    max_rows: int | None = None,
+) -> list[tuple[date, date]]:
+    """Inclusive ranges covering ``dates`` (sorted): dates at most ``max_gap_days`` apart share a range, no
+    range is longer than ``max_len`` days, and none holds more than ``max_rows`` of ``rows`` (rows per date)
+    unless a single date does: what a run holds in memory follows its rows, not its days."""
     ranges: list[tuple[date, date]] = []
+    held = 0
     for day in dates:
-        if ranges and (day - ranges[-1][1]).days <= max_gap_days and (day - ranges[-1][0]).days < max_len:
+        here = rows.get(day, 0) if rows else 0
+        if (
+            ranges
+            and (day - ranges[-1][1]).days <= max_gap_days
+            and (day - ranges[-1][0]).days < max_len
+            and (max_rows is None or held + here <= max_rows)
+        ):
             ranges[-1] = (ranges[-1][0], day)
+            held += here
         else:
             ranges.append((day, day))
+            held = here
     return ranges
+
+
+def rows_by_date(manifest: pl.DataFrame) -> dict[date, int]:
+    """An estimate of the rows each business date holds: each active file's rows spread evenly over its
+    dates (the manifest counts rows per file, not per date), summed over files."""
+    active = manifest.filter((pl.col("status") == "active") & (pl.col("business_dates").list.len() > 0))
+    spread = active.select(
+        pl.col("business_dates").alias("day"), (pl.col("rows") / pl.col("business_dates").list.len()).alias("rows")
+    ).explode("day")
+    totals = spread.group_by("day").agg(pl.col("rows").sum().ceil().cast(pl.Int64))
+    return dict(totals.iter_rows())
 
 
 def range_run_key(first: date, last: date, manifest: pl.DataFrame) -> str:
@@ -182,6 +210,7 @@ class Plan:
     history: list[str]  # whole-history outputs to rebuild (marts, warehouse, report)
     blocked: dict[str, list[date]]  # "table: check" -> the dates (empty list: the whole table) a failed
     # blocking check holds back; they are in ``behind``/``history`` too, and stay there until it passes
+    rows: dict[date, int] = field(default_factory=dict)  # estimated rows per business date (``rows_by_date``)
 
     @property
     def dates(self) -> list[date]:
@@ -192,8 +221,8 @@ class Plan:
     def up_to_date(self) -> bool:
         return not self.dates and not self.history and not self.blocked
 
-    def ranges(self, max_len: int = 366) -> list[tuple[date, date]]:
-        return group_ranges(self.dates, MAX_GAP_DAYS, max_len)
+    def ranges(self, max_len: int = 366, max_rows: int | None = None) -> list[tuple[date, date]]:
+        return group_ranges(self.dates, MAX_GAP_DAYS, max_len, self.rows, max_rows)
 
     def layers_behind(self) -> list[str]:
         return sorted(table for table, days in self.behind.items() if days)
@@ -272,7 +301,7 @@ def plan(
         # Failed, not yet vouched for by its checks (pending), or built from what has moved since.
         if built_from != build_state.inputs_token(state, inputs):
             history.append(output)
-    return Plan({t: sorted(d) for t, d in behind.items()}, history, blocked)
+    return Plan({t: sorted(d) for t, d in behind.items()}, history, blocked, rows_by_date(manifest))
 
 
 def _every_date_with_data(manifest: pl.DataFrame, bronze: pl.DataFrame, start: date, end: date) -> list[date]:

@@ -34,10 +34,8 @@ from retail_pipeline.adapters.lakehouse_state import current_plan, manifest_writ
 from retail_pipeline.adapters.landing_zone import LandingZone
 from retail_pipeline.core import build_state, tables
 from retail_pipeline.core.planning import (
-    MAX_GAP_DAYS,
     LandingCursor,
     Plan,
-    group_ranges,
     landing_needed,
     listing_digest,
     next_attempt,
@@ -143,7 +141,8 @@ def confirm_succeeded(lakehouse: Lakehouse, runs: RunBook) -> None:
 
 
 def plan_requests(
-    lakehouse: Lakehouse, cursor: LandingCursor, runs: RunBook, max_partitions_per_run: int, now: float, backoff_s: float, log
+    lakehouse: Lakehouse, cursor: LandingCursor, runs: RunBook, max_partitions_per_run: int, now: float, backoff_s: float, log,
+    max_rows_per_run: int | None = None,
 ) -> tuple[list[dg.RunRequest], Plan, set[str]]:
     """The runs that complete what the planner finds behind: daily ranges first, the whole-history outputs
     once no date is behind; a reference table held back by its check gets the landing run (which refreshes
@@ -154,7 +153,7 @@ def plan_requests(
     wanted: list[tuple[str, dict]] = []
     if work.dates:
         manifest = read_manifest(lakehouse)
-        for first, last in group_ranges(work.dates, MAX_GAP_DAYS, max_partitions_per_run):
+        for first, last in work.ranges(max_partitions_per_run, max_rows_per_run):
             key = f"{range_run_key(first, last, manifest)}.{range_state_digest(state, first, last)}"
             tags = {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
             wanted.append((key, {"job_name": partitions_job.name, "tags": tags}))
@@ -180,6 +179,7 @@ def evaluate_landing(
     max_partitions_per_run: int = 366,
     backoff_s: float = 300,
     now: float | None = None,
+    max_rows_per_run: int | None = None,
 ) -> dg.SensorResult:
     """One tick of the landing sensor (see the module docstring); pure of Dagster context for testing."""
     now = time.time() if now is None else now
@@ -219,7 +219,9 @@ def evaluate_landing(
         status = "landing asked for already"
         return result(f"{status}; {pending}" if waiting else status, [request] if request else None)
 
-    requests, work, keys = plan_requests(lakehouse, cursor, runs, max_partitions_per_run, now, backoff_s, log)
+    requests, work, keys = plan_requests(
+        lakehouse, cursor, runs, max_partitions_per_run, now, backoff_s, log, max_rows_per_run
+    )
     _forget_other_requests(cursor, keep=keys)
     if requests:
         return result(requests=requests)
@@ -256,6 +258,7 @@ def build_landing_sensor(settings: Settings) -> dg.SensorDefinition:
             InstanceRunBook(context.instance, context.log),
             settings.max_partitions_per_run,
             settings.retry_backoff_s,
+            max_rows_per_run=settings.max_rows_per_run,
         )
 
     return landing_sensor

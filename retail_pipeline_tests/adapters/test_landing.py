@@ -94,8 +94,8 @@ def test_unchanged_files_are_not_read_again_and_changed_ones_are(landing, monkey
     first = land(zone, empty(LANDED_FILES), START, END, T0)
 
     reads: list[str] = []
-    original = LandingZone.read
-    monkeypatch.setattr(LandingZone, "read", lambda self, path: reads.append(path) or original(self, path))
+    original = LandingZone.open
+    monkeypatch.setattr(LandingZone, "open", lambda self, path: reads.append(path) or original(self, path))
     assert land(zone, first, START, END, T1).equals(first)
     assert reads == []
 

@@ -69,10 +69,10 @@ def materialize(resources: dict, selection: list[str], start: str | None = None,
     return result
 
 
-def snapshot(house: Lakehouse) -> dict[str, pl.DataFrame]:
-    """Every daily table, without per-run columns, in a canonical order."""
+def snapshot(house: Lakehouse, marts: bool = True) -> dict[str, pl.DataFrame]:
+    """Every daily table (and a mart), without per-run columns, in a canonical order."""
     tables = {}
-    for table in [*DAILY_TABLES, "gold/monthly_kpis"]:
+    for table in [*DAILY_TABLES, *(["gold/monthly_kpis"] if marts else [])]:
         frame = house.read(table)
         frame = frame.drop([c for c in PER_RUN_COLUMNS if c in frame.columns])
         tables[table] = frame.sort(frame.columns, nulls_last=True)
@@ -379,3 +379,45 @@ def test_a_range_run_puts_each_days_figures_on_its_own_event_and_the_preview_on_
     }
     assert quarantine["2010-12-01"]["reason_unparseable_date"].value == 1
     assert "reason_unparseable_date" not in quarantine["2010-12-03"]
+
+
+def test_bronze_reads_the_records_the_landing_staged_and_the_same_rows_without_them(resources, landing, monkeypatch):
+    """A file is parsed once, by the landing: bronze reads its staged records (only its dates' row groups),
+    and reads the file itself, to the same rows, when they are not there (a cache, e.g. after an erasure)."""
+    from retail_pipeline.adapters.landing_zone import LandingZone
+    from retail_pipeline.adapters.staging import StagedRecords
+
+    house = resources["lakehouse"]
+    run = lambda **kw: run_pipeline(str(landing), house.root, dg.DagsterInstance.ephemeral(), say=lambda _: None, marts=False, **kw)  # noqa: E731
+    opened: list[str] = []
+    original = LandingZone.open
+    monkeypatch.setattr(LandingZone, "open", lambda self, path: opened.append(path) or original(self, path))
+    run()
+    assert sorted(opened) == sorted(f"online_retail_{day}.csv" for day in DAYS)  # once each, by the landing
+    staged = StagedRecords(house.root)
+    shas = read_manifest_shas(house)
+    assert all(staged.has(sha) for sha in shas) and len(list(staged.root.iterdir())) == len(shas)
+    with_staging = snapshot(house, marts=False)
+
+    opened.clear()
+    staged.clear()
+    run(full=True)
+    assert sorted(opened) == sorted(f"online_retail_{day}.csv" for day in DAYS)  # by bronze, nothing staged
+    assert_same_tables(with_staging, snapshot(house, marts=False))
+
+    # A changed file: its new version is staged and the old one pruned.
+    path = landing / "online_retail_2010-12-03.csv"
+    path.write_bytes(path.read_bytes().replace(b"RECIPE BOX", b"RECIPE TIN"))
+    opened.clear()
+    run()
+    assert opened == ["online_retail_2010-12-03.csv"]
+    shas_now = read_manifest_shas(house)
+    assert sorted(p.name for p in staged.root.iterdir()) == sorted(s for s in shas_now if staged.has(s))
+    assert len(shas_now & shas) == 2 and staged.has((shas_now - shas).pop())
+    assert "RECIPE TIN" in house.read("bronze/transactions")["description"].to_list()
+
+
+def read_manifest_shas(house: Lakehouse) -> set[str]:
+    from retail_pipeline.adapters.lakehouse_state import read_manifest
+
+    return set(read_manifest(house).filter(pl.col("status") == "active")["sha256"])

@@ -24,8 +24,11 @@ def manifest(*files: tuple[str, str, list[date]]) -> pl.DataFrame:
             "sha256": [f[1] for f in files],
             "status": ["active"] * len(files),
             "business_dates": [f[2] for f in files],
+            "rows": [10 * len(f[2]) for f in files],
         },
-        schema={"path": pl.String, "sha256": pl.String, "status": pl.String, "business_dates": pl.List(pl.Date)},
+        schema={
+            "path": pl.String, "sha256": pl.String, "status": pl.String, "business_dates": pl.List(pl.Date), "rows": pl.Int64,
+        },
     )
 
 
@@ -208,3 +211,28 @@ def test_a_changed_file_report_is_answered_by_the_first_landing_after_it():
     assert build_state.changed_sources(found) == {"a.csv": "b" * 64}
     assert build_state.changed_sources(found, since=AT - timedelta(seconds=1)) == {"a.csv": "b" * 64}
     assert build_state.changed_sources(found, since=AT + timedelta(seconds=1)) == {}
+
+
+def test_ranges_hold_at_most_the_rows_asked_for_whatever_the_files_look_like():
+    """One huge file and many small ones cost the same memory: a run's rows are bounded, not its days."""
+    from retail_pipeline.core.planning import group_ranges, rows_by_date
+
+    days = [date(2011, 1, 1) + timedelta(days=i) for i in range(100)]
+    one_file = pl.DataFrame(
+        {"status": ["active"], "rows": [1_000_000], "business_dates": [days]},
+        schema={"status": pl.String, "rows": pl.Int64, "business_dates": pl.List(pl.Date)},
+    )
+    day_files = pl.DataFrame(
+        {"status": ["active"] * 100 + ["missing"], "rows": [10_000] * 100 + [5_000_000], "business_dates": [[d] for d in days] + [days]},
+        schema={"status": pl.String, "rows": pl.Int64, "business_dates": pl.List(pl.Date)},
+    )
+    for manifest in (one_file, day_files):
+        rows = rows_by_date(manifest)
+        assert sum(rows.values()) == 1_000_000 and len(rows) == 100
+        ranges = group_ranges(days, 7, 366, rows, 250_000)
+        assert len(ranges) == 4 and ranges[0] == (days[0], days[24]) and ranges[-1][1] == days[-1]
+        covered = [d for a, b in ranges for d in days if a <= d <= b]
+        assert covered == days  # every date once
+    # A single date above the bound is a run of its own, not dropped.
+    assert group_ranges(days[:3], 7, 366, {days[1]: 900}, 100) == [(days[0], days[0]), (days[1], days[1]), (days[2], days[2])]
+    assert group_ranges(days, 7, 366) == [(days[0], days[-1])]  # no bound: by days only

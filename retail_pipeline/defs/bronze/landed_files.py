@@ -9,6 +9,7 @@ from retail_pipeline.adapters.build_state import read_state
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.lakehouse_state import manifest_written_at, read_manifest
 from retail_pipeline.adapters.landing_zone import LandingZone, land
+from retail_pipeline.adapters.staging import StagedRecords
 from retail_pipeline.core import tables
 from retail_pipeline.core.build_state import changed_sources
 from retail_pipeline.defs.checks import contract_check
@@ -23,7 +24,12 @@ def landed_files(context: dg.AssetExecutionContext, landing: LandingZone, lakeho
     start, end = partition_bounds()
     # Files bronze found changed since they were landed, and no landing has read again since.
     changed = changed_sources(read_state(lakehouse), since=manifest_written_at(lakehouse))
-    manifest = land(landing, read_manifest(lakehouse), start, end, now=datetime.now(timezone.utc), changed=changed)
+    # Each new or changed file is parsed once here and its records staged for bronze (adapters/staging.py).
+    staged = StagedRecords(lakehouse.root)
+    manifest = land(
+        landing, read_manifest(lakehouse), start, end, now=datetime.now(timezone.utc), changed=changed, staged=staged
+    )
+    staged.prune(set(manifest.filter(pl.col("status") == "active")["sha256"].drop_nulls()))
 
     by_status = dict(manifest.group_by("status").len().iter_rows())
     for path, reason in manifest.filter(pl.col("status") == "rejected").select("path", "reason").iter_rows():

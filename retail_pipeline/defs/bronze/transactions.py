@@ -1,7 +1,7 @@
 """bronze/transactions and bronze/erased_rows: the raw records of each business date, and the count of those
 left out for erasure."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 import polars as pl
@@ -12,13 +12,20 @@ from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.lakehouse_state import read_manifest
 from retail_pipeline.adapters.landing_zone import LandingZone
 from retail_pipeline.adapters.partition_metadata import add_partition_metadata
+from retail_pipeline.adapters.staging import StagedRecords
 from retail_pipeline.core import tables
 from retail_pipeline.core.contracts import conform, empty
 from retail_pipeline.core.dates import Window
 from retail_pipeline.core.erasure import drop_erased
 from retail_pipeline.core.invariants import LINES_COMPLETE, LINES_MISPLACED, line_accounting
-from retail_pipeline.core.landing_files import LandingError, to_bronze
-from retail_pipeline.core.manifest import active_files
+from retail_pipeline.core.landing_files import (
+    BUSINESS_DATE,
+    LandingError,
+    bronze_rows,
+    earliest_placeable,
+    with_business_date,
+)
+from retail_pipeline.core.manifest import FINGERPRINT, active_files
 from retail_pipeline.defs.bronze.erased_customers import erased_customers
 from retail_pipeline.defs.checks import check_result, check_window, contract_check, daily_check
 from retail_pipeline.defs.partitions import partition_bounds, window_dates
@@ -58,10 +65,21 @@ def transactions(
     valid_start, valid_end = partition_bounds()
     ingested_at = datetime.now(timezone.utc)
     files = active_files(manifest, window)
+    staged = StagedRecords(lakehouse.root)
     parts, changed = [], {}
-    for path, sha256 in files.iter_rows():
+    for file in files.iter_rows(named=True):
+        path, sha256 = file["path"], file["sha256"]
         try:
-            raw = landing.read(path)
+            if staged.has(sha256) and landing.fingerprint(path) == {k: file[k] for k in FINGERPRINT}:
+                # Unchanged since it was landed (the landing's own test), and parsed then: read its dates only.
+                records = staged.scan(sha256)
+                earliest = earliest_placeable(records, valid_start, valid_end)
+                parts.append(bronze_rows(
+                    records, path, sha256, file["format"], valid_start, valid_end, earliest, window.start,
+                    window.end, ingested_at, context.run_id,
+                ))
+                continue
+            found, rows = _read_window(landing, path, valid_start, valid_end, window, ingested_at, context.run_id)
         except (LandingError, OSError) as exc:
             if changed:  # what was found so far is reported all the same
                 record_source_changed(lakehouse, tables.BRONZE_TRANSACTIONS.path, window, changed, context.run_id)
@@ -69,11 +87,10 @@ def transactions(
                 f"{path} was landed but cannot be read now ({exc}): the next landing (`retail-pipeline run`, or "
                 "the landing sensor's next tick) finds it changed or gone, and these dates are rebuilt then."
             ) from exc
-        if raw.sha256 != sha256:
-            changed[path] = raw.sha256
+        if found != sha256:
+            changed[path] = found
             continue
-        rows = to_bronze(raw, valid_start, valid_end, ingested_at, context.run_id)
-        parts.append(rows.filter(window.expr("_partition_date")))
+        parts.append(rows)
     if changed:
         # The landing step is the manifest's one writer: bronze says what it found in its own state, and
         # the next landing reads these files again whatever their stats say.
@@ -85,7 +102,7 @@ def transactions(
             "was written. They are marked to be read again: the next `retail-pipeline run` (or the landing "
             "sensor's next tick) lands the new version and rebuilds their dates."
         )
-    landed = conform(pl.concat(parts), tables.BRONZE_TRANSACTIONS.schema) if parts else empty(tables.BRONZE_TRANSACTIONS.schema).lazy()
+    landed = conform(pl.concat(parts, how="diagonal_relaxed"), tables.BRONZE_TRANSACTIONS.schema) if parts else empty(tables.BRONZE_TRANSACTIONS.schema).lazy()
     kept, erased = drop_erased(landed, registered(lakehouse), context.run_id)
     frame, erased = pl.collect_all([kept, erased])
     rows_erased = int(erased["rows_erased"].sum())
@@ -102,6 +119,29 @@ def transactions(
         )
     yield dg.Output(frame.lazy(), "transactions")
     yield dg.Output(erased.lazy(), "erased_rows")
+
+
+def _read_window(
+    landing: LandingZone, path: str, start: date, end: date, window: Window, ingested_at: datetime, run_id: str
+) -> tuple[str, pl.LazyFrame]:
+    """(sha256 read, bronze rows of ``window``) of a landing file read chunk by chunk, keeping only the rows
+    of the window (and those with no placeable date, until the file's earliest date is known): memory
+    follows a chunk and the window, not the file."""
+    opened = landing.open(path)
+    kept, unplaced, earliest = [], [], None
+    for chunk in opened.chunks():
+        records = with_business_date(chunk).lazy()
+        first = earliest_placeable(records, start, end)
+        earliest = first if earliest is None or (first is not None and first < earliest) else earliest
+        day = pl.col(BUSINESS_DATE)
+        placeable = (day >= start) & (day < end)
+        kept.append(records.filter(placeable & window.expr(BUSINESS_DATE)).collect())
+        unplaced.append(records.filter(~placeable.fill_null(False)).collect())
+    records = pl.concat([*kept, *unplaced]).lazy()
+    rows = bronze_rows(
+        records, path, opened.sha256, opened.format, start, end, earliest, window.start, window.end, ingested_at, run_id
+    )
+    return opened.sha256, rows
 
 
 matches_contract = contract_check(tables.BRONZE_TRANSACTIONS)
