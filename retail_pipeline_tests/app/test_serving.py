@@ -16,6 +16,7 @@ from dagster_duckdb import DuckDBResource
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.warehouse import rebuild_warehouse
 from retail_pipeline.app.runner import run_pipeline
+from retail_pipeline.core.dates import Window
 from retail_pipeline.core.erasure import customer_key
 from retail_pipeline.core.preview import HIDDEN, hide_personal, markdown_preview
 from retail_pipeline_tests.app.test_pipeline import DAYS, write_days
@@ -184,3 +185,68 @@ def test_a_failed_rebuild_leaves_the_old_warehouse(tmp_path):
     with duckdb.connect(str(path), read_only=True) as conn:
         assert conn.sql("SELECT orders FROM monthly_kpis").fetchall() == [(3,)]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lakehouse", "warehouse.duckdb"]
+
+
+def test_a_refreshed_warehouse_loads_only_the_changed_months_and_equals_a_full_rebuild(tmp_path):
+    """A new day costs its month, not the history: the refresh copies the file and reloads only the months
+    whose files changed, and the result equals a warehouse written from nothing."""
+    from contextlib import contextmanager
+
+    house = Lakehouse(root=str(tmp_path / "lakehouse"))
+    days = pl.date_range(date(2011, 1, 1), date(2011, 3, 31), "1d", eager=True)
+    daily = pl.DataFrame({"invoice_date": days, "country": "France", "gross_revenue_gbp": pl.int_range(0, days.len(), eager=True).cast(pl.Float64)})
+    house.write("gold/daily_sales", daily, date_column="invoice_date")
+    house.write("gold/monthly_kpis", pl.DataFrame({"month": [date(2011, 1, 1)], "orders": [3]}))
+    path, fresh = tmp_path / "warehouse.duckdb", tmp_path / "fresh.duckdb"
+    registered: list[int] = []
+
+    class Counting:
+        """The connection, counting the rows handed to DuckDB to load."""
+
+        def __init__(self, conn):
+            self._conn = conn
+
+        def __getattr__(self, name):
+            return getattr(self._conn, name)
+
+        def register(self, name, data):
+            if name == "__source":
+                registered.append(data.num_rows)
+            return self._conn.register(name, data)
+
+    @contextmanager
+    def connect(p: Path):
+        with DuckDBResource(database=str(p)).get_connection() as conn:
+            yield Counting(conn)
+
+    rebuild_warehouse(house, path, connect)
+    assert sum(registered) == days.len() + 1
+
+    # One day of February changes, and a day of April arrives; the whole table is untouched.
+    registered.clear()
+    feb = daily.filter(pl.col("invoice_date") == date(2011, 2, 10)).with_columns(pl.lit(999.0).alias("gross_revenue_gbp"))
+    house.write("gold/daily_sales", feb, date_column="invoice_date", window=Window(date(2011, 2, 10), date(2011, 2, 11)))
+    april = pl.DataFrame({"invoice_date": [date(2011, 4, 1)], "country": ["EIRE"], "gross_revenue_gbp": [5.0]})
+    house.write("gold/daily_sales", april, date_column="invoice_date", window=Window(date(2011, 4, 1), date(2011, 4, 2)))
+    built = rebuild_warehouse(house, path, connect)
+    assert sum(registered) == 28 + 1  # February and April only
+    assert built.rows == {"daily_sales": days.len() + 1, "monthly_kpis": 1}
+
+    # A day deleted from January (its month rewritten without it), the whole table replaced.
+    registered.clear()
+    house.write("gold/daily_sales", daily.filter(pl.col("invoice_date") == date(2011, 1, 5)).clear(), date_column="invoice_date",
+                window=Window(date(2011, 1, 5), date(2011, 1, 6)))
+    house.write("gold/monthly_kpis", pl.DataFrame({"month": [date(2011, 1, 1), date(2011, 2, 1)], "orders": [3, 4]}))
+    rebuild_warehouse(house, path, connect)
+    assert sum(registered) == 30 + 2
+    rebuild_warehouse(house, fresh, connect, full=True)
+    with duckdb.connect(str(path), read_only=True) as a, duckdb.connect(str(fresh), read_only=True) as b:
+        for table in ("daily_sales", "monthly_kpis"):
+            query = f"SELECT * FROM {table} ORDER BY ALL"
+            assert a.execute(query).fetchall() == b.execute(query).fetchall(), table
+        assert a.execute("SELECT gross_revenue_gbp FROM daily_sales WHERE invoice_date = '2011-02-10'").fetchall() == [(999.0,)]
+        assert a.execute("SELECT count(*) FROM daily_sales WHERE invoice_date = '2011-01-05'").fetchone() == (0,)
+    # Nothing changed: nothing loaded.
+    registered.clear()
+    rebuild_warehouse(house, path, connect)
+    assert registered == []
