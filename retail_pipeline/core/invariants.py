@@ -30,6 +30,27 @@ def row_conservation_failures(
     return counts.filter(pl.col("bronze") != accounted).sort("business_date").collect()
 
 
+def dates_not_built(files: pl.LazyFrame, bronze: pl.LazyFrame, erased: pl.LazyFrame) -> pl.LazyFrame:
+    """Per file version of ``files`` with dates not yet built from it (``sha256``, ``dates_not_built``):
+    its ``partition_dates`` that hold nothing of this version in bronze or among the erased records. Reads two
+    columns of bronze, so a check can leave out the files not ready yet before it sorts their records."""
+    versions = files.select("sha256", pl.col("partition_dates").alias("_dates"))
+    shas = versions.select(pl.col("sha256").alias("_file_sha256"))
+    held = pl.concat(
+        [
+            bronze.select("_file_sha256", "_partition_date").join(shas, on="_file_sha256", how="semi"),
+            erased.select("_file_sha256", "_partition_date"),
+        ]
+    ).unique()
+    return (
+        versions.explode("_dates")
+        .drop_nulls("_dates")
+        .join(held, left_on=["sha256", "_dates"], right_on=["_file_sha256", "_partition_date"], how="anti")
+        .group_by("sha256")
+        .agg(pl.col("_dates").sort().alias("dates_not_built"))
+    )
+
+
 def line_accounting(files: pl.LazyFrame, bronze: pl.LazyFrame, erased: pl.LazyFrame) -> pl.DataFrame:
     """Where every physical line of each landing file version went: into a bronze record's span, into an
     erased record's, or outside any record (header and blank lines), per file of ``files`` (``path``,
@@ -54,16 +75,7 @@ def line_accounting(files: pl.LazyFrame, bronze: pl.LazyFrame, erased: pl.LazyFr
         pl.col("lines_erased").sum().alias("lines_erased"),
         pl.col("lines_erased").is_null().sum().alias("erased_without_lines"),
     )
-    held = pl.concat(
-        [mine.select("_file_sha256", "_partition_date"), erased.select("_file_sha256", "_partition_date")]
-    ).unique()
-    not_built = (
-        versions.explode("_dates")
-        .drop_nulls("_dates")
-        .join(held, left_on=["sha256", "_dates"], right_on=["_file_sha256", "_partition_date"], how="anti")
-        .group_by("sha256")
-        .agg(pl.col("_dates").sort().alias("dates_not_built"))
-    )
+    not_built = dates_not_built(files, bronze, erased)
     return (
         files.select("path", "sha256", "lines", "lines_outside_records")
         .join(in_bronze, on="sha256", how="left")
