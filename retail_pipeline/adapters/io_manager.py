@@ -198,6 +198,8 @@ class DeltaIOManager(dg.ConfigurableIOManager):
             result = self.lakehouse.write(
                 table, frame, date_column=date_column, window=window,
                 inputs_unchanged=_inputs_unchanged(self.lakehouse, identity),
+                # What a whole-history output was built from: its next refresh reads only what moved since.
+                read=dict(_READ.get(identity, {})) if identity and table in tables.HISTORY_OUTPUTS else None,
             )
         except StaleInputsError as exc:
             # Another writer moved this step's inputs and its table: compute again from what is there now.

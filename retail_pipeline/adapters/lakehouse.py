@@ -7,6 +7,7 @@ are physically partitioned by month (``_month``): ~300 date directories would co
 write, while a month bounds the files a one-day overwrite has to rewrite.
 """
 
+import json
 import logging
 import random
 import time
@@ -32,6 +33,9 @@ MONTH_COLUMN = "_month"
 SCHEMA_VERSION = "1.3"
 
 VERSION_KEY = "retail_pipeline.schema_version"
+# The versions of the tables a whole-history output was built from (JSON: table -> version), in its commit:
+# what a refresh compares to find the months of its inputs that changed since (``changed_months``).
+READ_KEY = "retail_pipeline.read"
 
 # Two runs can write one table at once (two backfills, a UI run beside `retail-pipeline run`; the writer lock
 # of adapters/writer_lock.py serialises the pipeline's own runners, not every writer). Delta lets only one of
@@ -170,11 +174,14 @@ class Lakehouse(dg.ConfigurableResource):
         date_column: str | None = None,
         window: Window | None = None,
         inputs_unchanged=None,
+        read: dict[str, int] | None = None,
     ) -> WriteResult:
         """Replace the whole table, or only the days of ``window`` when it is a daily table. On a commit
-        conflict, ``inputs_unchanged()`` (when given) decides between a retry and ``StaleInputsError``."""
+        conflict, ``inputs_unchanged()`` (when given) decides between a retry and ``StaleInputsError``.
+        ``read``: the versions of the tables it was built from, recorded in the commit."""
         uri = self.uri(table)
-        stamp = CommitProperties(custom_metadata={VERSION_KEY: SCHEMA_VERSION})
+        custom = {VERSION_KEY: SCHEMA_VERSION, **({READ_KEY: json.dumps(read, sort_keys=True)} if read else {})}
+        stamp = CommitProperties(custom_metadata=custom)
         options = self.storage_options()
         if date_column is None:
             self._create(table, frame, partition_by=None, stamp=stamp)
@@ -270,6 +277,36 @@ class Lakehouse(dg.ConfigurableResource):
 
         _retry_commit(table, attempt)
         return WriteResult(uri, self.version(table), frame.height)
+
+    def built_from(self, table: str) -> dict[str, int]:
+        """The versions of the tables the last write of ``table`` was built from (empty: not recorded)."""
+        for commit in self.table(table).history(50):
+            if str(commit.get("operation", "")).startswith(("OPTIMIZE", "VACUUM")):
+                continue
+            return json.loads(commit[READ_KEY]) if READ_KEY in commit else {}
+        return {}
+
+    def month_files(self, table: str, version: int | None = None) -> dict[date, frozenset[str]]:
+        """The data files of each month of a daily table (at ``version``, default the latest)."""
+        dt = self.table(table)
+        if version is not None:
+            dt.load_as_version(version)
+        actions = pl.DataFrame(dt.get_add_actions(flatten=True))
+        if actions.is_empty():
+            return {}
+        column = f"partition.{MONTH_COLUMN}"
+        grouped = actions.group_by(pl.col(column).cast(pl.Date).alias("month")).agg(pl.col("path"))
+        return {month: frozenset(paths) for month, paths in grouped.iter_rows()}
+
+    def changed_months(self, table: str, since: int) -> set[date] | None:
+        """The months of a daily table whose files differ between version ``since`` and now (a month gone
+        or new included); None when ``since`` cannot be read any more (vacuumed, or its log purged)."""
+        try:
+            before = self.month_files(table, since)
+        except Exception:  # deltalake raises its own errors for a version it no longer has
+            return None
+        now = self.month_files(table)
+        return {month for month in before.keys() | now.keys() if before.get(month) != now.get(month)}
 
     def schema_version(self, table: str) -> str | None:
         """The schema version recorded by the last write of ``table``: None if that write recorded none (a

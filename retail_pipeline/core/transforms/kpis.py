@@ -71,11 +71,18 @@ def daily_sales(silver: pl.LazyFrame) -> pl.LazyFrame:
     return conform(finish(frame), DAILY_SALES).sort("invoice_date", "country", nulls_last=True)
 
 
-def monthly_kpis(silver: pl.LazyFrame) -> pl.LazyFrame:
+def monthly_kpis(silver: pl.LazyFrame, previous: pl.DataFrame | None = None, months=()) -> pl.LazyFrame:
     """One row per calendar month (``month`` = its first day) over the whole history, with the customers
-    who bought that month split into new (their first purchase is in the month) and returning."""
+    who bought that month split into new (their first purchase is in the month) and returning. With
+    ``previous`` (the mart as it was), the measures of only ``months`` are recomputed; the split, which
+    depends on every earlier month, is recomputed for all from silver's buyers."""
     month = pl.col("invoice_date").dt.truncate("1mo").alias("month")
-    frame = silver.group_by(month).agg(*kpi_aggregations())
+    source = silver if previous is None else silver.filter(month.is_in(sorted(months)))
+    frame = source.group_by(month).agg(*kpi_aggregations())
+    if previous is not None:
+        measures = frame.collect_schema().names()
+        kept = previous.lazy().filter(~pl.col("month").is_in(sorted(months))).select(measures)
+        frame = pl.concat([kept, frame], how="vertical_relaxed")
     buyers = silver.filter(IS_GROSS & pl.col("customer_id").is_not_null()).select(month, "customer_id").unique()
     first = buyers.group_by("customer_id").agg(pl.col("month").min().alias("first_month"))
     split = (

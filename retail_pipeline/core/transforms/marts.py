@@ -36,11 +36,30 @@ def _money(prefix: str) -> list[pl.Expr]:
     ]
 
 
-def product_performance(silver: pl.LazyFrame, dim_product: pl.LazyFrame) -> pl.LazyFrame:
+def in_months(months) -> pl.Expr:
+    """Silver lines of ``months`` (first days of months)."""
+    return pl.col("invoice_date").dt.truncate("1mo").is_in(sorted(months))
+
+
+def merge_months(previous: pl.DataFrame | None, fresh: pl.LazyFrame, months) -> pl.LazyFrame:
+    """``fresh`` (the rows of ``months``) with ``previous``'s rows of every other month: a month-grain mart
+    refreshed for the months that changed. ``previous`` None: ``fresh`` is the whole mart."""
+    if previous is None:
+        return fresh
+    kept = previous.lazy().filter(~pl.col("month").is_in(sorted(months)))
+    return pl.concat([kept, fresh.select(previous.columns)], how="vertical_relaxed")
+
+
+def product_performance(
+    silver: pl.LazyFrame, dim_product: pl.LazyFrame, previous: pl.DataFrame | None = None, months=()
+) -> pl.LazyFrame:
     """Per month and product (``is_product`` stock codes): gross revenue in three currencies, units,
-    orders, distinct customers and the product's revenue rank in its month (1 = best; ties share a rank)."""
+    orders, distinct customers and the product's revenue rank in its month (1 = best; ties share a rank).
+    With ``previous`` (the mart as it was), only ``months`` are recomputed from silver; descriptions come
+    from ``dim_product`` for every row (a product's description follows the whole history)."""
+    source = silver if previous is None else silver.filter(in_months(months))
     frame = (
-        silver.filter(IS_GROSS & pl.col("is_product"))
+        source.filter(IS_GROSS & pl.col("is_product"))
         .group_by(MONTH, "stock_code")
         .agg(
             *_money("revenue"),
@@ -51,8 +70,12 @@ def product_performance(silver: pl.LazyFrame, dim_product: pl.LazyFrame) -> pl.L
         .with_columns(
             pl.col("revenue_gbp").rank("min", descending=True).over("month").cast(pl.Int32).alias("revenue_rank"),
             surrogate_key(pl.col("stock_code")).alias("product_key"),
+            pl.lit(None, pl.String).alias("description"),
         )
-        .join(dim_product.select("stock_code", "description"), on="stock_code", how="left")
+    )
+    frame = conform(frame, PRODUCT_PERFORMANCE)
+    frame = merge_months(previous, frame, months).drop("description").join(
+        dim_product.select("stock_code", "description"), on="stock_code", how="left"
     )
     return conform(frame, PRODUCT_PERFORMANCE).sort("month", "revenue_rank", "stock_code")
 
@@ -126,10 +149,12 @@ def customer_rfm(silver: pl.LazyFrame) -> pl.LazyFrame:
     return conform(frame, CUSTOMER_RFM).sort("customer_id")
 
 
-def country_sales(silver: pl.LazyFrame) -> pl.LazyFrame:
+def country_sales(silver: pl.LazyFrame, previous: pl.DataFrame | None = None, months=()) -> pl.LazyFrame:
     """Per month and country as the shop wrote it: the KPI measures of ``daily_sales``, with ISO code and
-    region."""
-    frame = silver.group_by(MONTH, "country").agg(
+    region. With ``previous`` (the mart as it was), only ``months`` are recomputed from silver."""
+    source = silver if previous is None else silver.filter(in_months(months))
+    frame = source.group_by(MONTH, "country").agg(
         pl.col("country_iso2").first(), pl.col("region").first(), *kpi_aggregations()
     )
-    return conform(finish(frame), COUNTRY_SALES).sort("month", "country", nulls_last=True)
+    frame = merge_months(previous, conform(finish(frame), COUNTRY_SALES), months)
+    return conform(frame, COUNTRY_SALES).sort("month", "country", nulls_last=True)

@@ -3,6 +3,7 @@
 import dagster as dg
 import polars as pl
 
+from retail_pipeline.adapters.history_refresh import months_behind
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.core import tables
 from retail_pipeline.core.invariants import revenue_mismatches
@@ -16,12 +17,14 @@ from retail_pipeline.defs.policies import HISTORY_MART, SILVER_IN, key_of
     ins=SILVER_IN,
     **HISTORY_MART,
 )
-def monthly_kpis(context: dg.AssetExecutionContext, silver: pl.LazyFrame) -> pl.LazyFrame:
+def monthly_kpis(context: dg.AssetExecutionContext, silver: pl.LazyFrame, lakehouse: Lakehouse) -> pl.LazyFrame:
     """Sales KPIs per calendar month over the whole history: revenue (gross, product, cancelled, net) in
     GBP, EUR and USD, orders, cancelled orders and the cancellation rate, customers (new and returning),
-    lines, units and average order value."""
-    frame = kpis.monthly_kpis(silver).collect()
-    context.add_output_metadata({"gross_revenue_gbp_total": float(frame["gross_revenue_gbp"].sum())})
+    lines, units and average order value. Refreshed for the months of silver that changed since it was
+    built (adapters/history_refresh.py)."""
+    refresh = months_behind(lakehouse, tables.MONTHLY_KPIS, tables.SILVER_TRANSACTIONS)
+    frame = kpis.monthly_kpis(silver, refresh.previous, refresh.months).collect()
+    context.add_output_metadata({"gross_revenue_gbp_total": float(frame["gross_revenue_gbp"].sum()), **refresh.describe()})
     return frame.lazy()
 
 
