@@ -44,7 +44,7 @@ def warehouse_rows(site: Path) -> dict[str, int]:
     import duckdb
 
     with duckdb.connect(str(site / "lake.duckdb"), read_only=True) as con:
-        names = [row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+        names = [row[0] for row in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()]
         return {name: con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0] for name in sorted(names)}
 
 
