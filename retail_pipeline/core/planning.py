@@ -158,23 +158,45 @@ def group_ranges(
 ) -> list[tuple[date, date]]:
     """Inclusive ranges covering ``dates`` (sorted): dates at most ``max_gap_days`` apart share a range, no
     range is longer than ``max_len`` days, and none holds more than ``max_rows`` of ``rows`` (rows per date)
-    unless a single date does: what a run holds in memory follows its rows, not its days."""
-    ranges: list[tuple[date, date]] = []
-    held = 0
+    unless a single date does: what a run holds in memory follows its rows, not its days. A range split for
+    its rows is split into parts of about equal rows (not full runs and a last one of a day)."""
+    spans: list[list[date]] = []
     for day in dates:
-        here = rows.get(day, 0) if rows else 0
-        if (
-            ranges
-            and (day - ranges[-1][1]).days <= max_gap_days
-            and (day - ranges[-1][0]).days < max_len
-            and (max_rows is None or held + here <= max_rows)
-        ):
-            ranges[-1] = (ranges[-1][0], day)
+        if spans and (day - spans[-1][-1]).days <= max_gap_days and (day - spans[-1][0]).days < max_len:
+            spans[-1].append(day)
+        else:
+            spans.append([day])
+    ranges: list[tuple[date, date]] = []
+    for span in spans:
+        ranges += _by_rows(span, rows or {}, max_rows)
+    return ranges
+
+
+def _by_rows(span: list[date], rows: Mapping[date, int], max_rows: int | None) -> list[tuple[date, date]]:
+    """``span`` in parts of at most ``max_rows`` (a day above it alone), filled in order; a last part much
+    smaller than the one before is evened out with it, so a year split for its rows does not end in a run
+    of a single day."""
+    parts: list[list[date]] = []
+    held = 0
+    for day in span:
+        here = rows.get(day, 0)
+        if parts and (max_rows is None or held + here <= max_rows):
+            parts[-1].append(day)
             held += here
         else:
-            ranges.append((day, day))
+            parts.append([day])
             held = here
-    return ranges
+    size = lambda part: sum(rows.get(day, 0) for day in part)  # noqa: E731
+    if len(parts) > 1 and size(parts[-1]) * 2 < size(parts[-2]):
+        merged = parts.pop(-2) + parts.pop(-1)
+        half, running, cut = size(merged) / 2, 0, 1
+        for i, day in enumerate(merged[:-1], start=1):
+            running += rows.get(day, 0)
+            cut = i
+            if running >= half:
+                break
+        parts += [merged[:cut], merged[cut:]]
+    return [(part[0], part[-1]) for part in parts]
 
 
 def rows_by_date(manifest: pl.DataFrame) -> dict[date, int]:

@@ -236,3 +236,16 @@ def test_ranges_hold_at_most_the_rows_asked_for_whatever_the_files_look_like():
     # A single date above the bound is a run of its own, not dropped.
     assert group_ranges(days[:3], 7, 366, {days[1]: 900}, 100) == [(days[0], days[0]), (days[1], days[1]), (days[2], days[2])]
     assert group_ranges(days, 7, 366) == [(days[0], days[-1])]  # no bound: by days only
+
+
+def test_a_range_split_for_its_rows_gets_parts_of_about_equal_rows():
+    """Not full runs and a last one of a day: 10 days of 300 rows under a bound of 1,000 make 3 or 4 parts
+    of about 750-1,000 rows, never one of a day."""
+    from retail_pipeline.core.planning import group_ranges
+
+    days = [date(2011, 1, 1) + timedelta(days=i) for i in range(10)]
+    rows = {d: 300 for d in days}
+    ranges = group_ranges(days, 7, 366, rows, 1_000)
+    sizes = [sum(rows[d] for d in days if a <= d <= b) for a, b in ranges]
+    assert sum(sizes) == 3_000 and max(sizes) <= 1_000 and min(sizes) >= 600, sizes
+    assert [d for a, b in ranges for d in days if a <= d <= b] == days
