@@ -93,3 +93,19 @@ def test_a_group_of_many_rows_gives_the_same_money_as_a_group_of_one():
         alone = daily_sales(frame.filter(pl.col("invoice_date") == day).lazy()).collect()
         assert alone.equals(together.filter(pl.col("invoice_date") == day))
     assert together.filter(pl.col("invoice_date") == date(2011, 1, 4))["gross_revenue_gbp"].to_list() == [1.1]
+
+
+def test_an_exact_sum_of_converted_money_has_no_rounding_bias():
+    """Line totals in EUR and USD (quantity x price x rate) often end in a half of a millionth: rounding each
+    to the millionth before summing biased a day's USD revenue by 0.0054 over 71,021 lines (measured at 30M
+    rows), past the reconciliation's tolerance. The sum keeps enough places to be exact."""
+    import math
+    import random
+
+    from retail_pipeline.core.invariants import MONEY_TOLERANCE
+    from retail_pipeline.core.transforms.kpis import exact_sum
+
+    rng = random.Random(3)
+    values = [rng.randint(1, 24) * rng.choice([0.85, 1.25, 2.55, 3.75, 4.95, 0.42]) * 1.56261 for _ in range(200_000)]
+    total = pl.DataFrame({"v": values}).select(exact_sum(pl.col("v")).cast(pl.Float64)).item()
+    assert abs(total - math.fsum(values)) < MONEY_TOLERANCE / 10, total - math.fsum(values)
