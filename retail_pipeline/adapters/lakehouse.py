@@ -29,8 +29,10 @@ MONTH_COLUMN = "_month"
 
 # The version of the tables' schemas this code writes, recorded in every commit. A new minor version only
 # adds columns (existing daily tables evolve in place); a new major version changes existing ones, and a
-# daily table written by another major version is refused with instructions to rebuild it.
-SCHEMA_VERSION = "1.3"
+# daily table written by another major version is refused with instructions to rebuild it. A minor version
+# also marks a change of how values are computed (1.4: money summed to ten places): a lakehouse of another
+# one is rebuilt whole once, and month-grain marts never mix rows of two versions (adapters/history_refresh.py).
+SCHEMA_VERSION = "1.4"
 
 VERSION_KEY = "retail_pipeline.schema_version"
 # The versions of the tables a whole-history output was built from (JSON: table -> version), in its commit:
