@@ -112,8 +112,8 @@ def rebuild_warehouse(lakehouse: Lakehouse, path: Path, connect: Connect, full: 
 
 def _load(conn, lakehouse: Lakehouse, table: str, name: str, date_column: str | None, parts: dict[str, str], held) -> None:
     """Load ``table`` into ``name``: nothing if its files are the ones ``held``, the changed months of a
-    daily table whose columns are unchanged, else the whole table. One table at a time: memory follows the
-    largest table (or month) loaded, not the warehouse."""
+    daily table whose columns are unchanged, else the whole table. Memory follows the largest whole table or
+    month loaded (30M rows of the fact table at once took the run past 7 GiB), not the warehouse."""
     if held == parts:
         return
     source = lakehouse.scan(table)
@@ -122,20 +122,31 @@ def _load(conn, lakehouse: Lakehouse, table: str, name: str, date_column: str | 
         conn, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [name]
     )[0][0]
     same_columns = exists and [r[0] for r in _sql(conn, f'DESCRIBE "{name}"')] == columns
-    if held is None or date_column is None or not same_columns or "" in parts or "" in held:
-        frame = source.collect()
-        conn.register("__source", frame.to_arrow())
-        _sql(conn, f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM __source')
-        conn.unregister("__source")
+    monthly = date_column is not None and "" not in parts
+    if held is None or not monthly or not same_columns or "" in held:
+        # Written from nothing; a daily table month by month, so memory follows a month, not the table.
+        _sql(conn, f'DROP TABLE IF EXISTS "{name}"')
+        chunks = [
+            source.filter(pl.col(date_column).dt.truncate("1mo") == date.fromisoformat(m)) for m in sorted(parts)
+        ] if monthly and parts else [source]
+        for i, chunk in enumerate(chunks):
+            _insert(conn, name, chunk.collect(), create=i == 0)
         return
     months = sorted({m for m in parts if held.get(m) != parts[m]} | (set(held) - set(parts)))
     days = [date.fromisoformat(m) for m in months]
     _sql(
         conn, f'DELETE FROM "{name}" WHERE date_trunc(\'month\', "{date_column}") IN (SELECT unnest(?::DATE[]))', [days]
     )
-    changed = source.filter(pl.col(date_column).dt.truncate("1mo").is_in(days)).collect()
-    conn.register("__source", changed.to_arrow())
-    _sql(conn, f'INSERT INTO "{name}" BY NAME SELECT * FROM __source')
+    for day in days:
+        _insert(conn, name, source.filter(pl.col(date_column).dt.truncate("1mo") == day).collect(), create=False)
+
+
+def _insert(conn, name: str, frame: pl.DataFrame, create: bool) -> None:
+    conn.register("__source", frame.to_arrow())
+    if create:
+        _sql(conn, f'CREATE TABLE "{name}" AS SELECT * FROM __source')
+    else:
+        _sql(conn, f'INSERT INTO "{name}" BY NAME SELECT * FROM __source')
     conn.unregister("__source")
 
 
