@@ -73,8 +73,8 @@ class Target:
 
 
 class Bench:
-    def __init__(self, workdir: Path):
-        self.workdir = workdir
+    def __init__(self, workdir: Path, keep: bool = False):
+        self.workdir, self.keep = workdir, keep
         self.home = workdir / "dagster_home"
         self.home.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / "dagster.yaml", self.home / "dagster.yaml")  # the project's own instance settings
@@ -135,6 +135,11 @@ class Bench:
         print(f"  {label:<34} {m.seconds:8.1f} s   peak RSS {m.peak_rss_mib:7,.0f} MiB", flush=True)
         shutil.rmtree(out, ignore_errors=True)
         return m
+
+    def done(self, case_dir: Path) -> None:
+        """A case's data is deleted once measured (disk), unless ``--keep`` asked to look at it."""
+        if not self.keep:
+            shutil.rmtree(case_dir, ignore_errors=True)
 
     def target(self, what: str, figure: float, limit: float, unit: str = "x") -> None:
         t = Target(what, figure, limit, unit)
@@ -213,7 +218,7 @@ def case_one_file(bench: Bench, rows: int, label: str, baseline: bool = True) ->
     if base:
         bench.target(f"{rows:,} rows in one file: full run / bare polars", run.seconds / base.seconds, 3.0)
     bench.target(f"{rows:,} rows in one file: peak RSS", run.peak_rss_mib / GIB, 6.0, " GiB")
-    shutil.rmtree(w, ignore_errors=True)
+    bench.done(w)
 
 
 def case_day_files(bench: Bench, rows: int) -> None:
@@ -226,7 +231,7 @@ def case_day_files(bench: Bench, rows: int) -> None:
     new_day(bench, landing, REAL_DAY_ROWS, real=False)
     inc = bench.pipeline(f"one new day ({REAL_DAY_ROWS:,} rows)", landing, w / "lake")
     bench.target(f"one new day on {rows:,} rows: whole-history marts, warehouse, report", inc.jobs.get("history_job", 0.0), 5.0, " s")
-    shutil.rmtree(w, ignore_errors=True)
+    bench.done(w)
 
 
 def case_real(bench: Bench) -> None:
@@ -242,7 +247,7 @@ def case_real(bench: Bench) -> None:
     new_day(bench, landing, REAL_DAY_ROWS, real=True)
     inc = bench.pipeline(f"one new day ({REAL_DAY_ROWS:,} rows)", landing, w / "lake")
     bench.target("real format: one new day / bare polars' full run", inc.seconds / base.seconds, 2.5)
-    shutil.rmtree(w, ignore_errors=True)
+    bench.done(w)
 
 
 def case_history_1m(bench: Bench) -> None:
@@ -252,7 +257,7 @@ def case_history_1m(bench: Bench) -> None:
     bench.pipeline("retail-pipeline run", landing, w / "lake")
     new_day(bench, landing, REAL_DAY_ROWS, real=False)
     bench.pipeline(f"one new day ({REAL_DAY_ROWS:,} rows)", landing, w / "lake")
-    shutil.rmtree(w, ignore_errors=True)
+    bench.done(w)
 
 
 CASES = ("real", "one-file", "day-files", "history-1m", "huge-file")
@@ -269,7 +274,7 @@ def main() -> None:
         sys.exit(f"the baseline script is not at {BASELINE}: set RETAIL_BENCH_BASELINE to its path")
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="retail_bench_"))
     workdir.mkdir(parents=True, exist_ok=True)
-    bench = Bench(workdir)
+    bench = Bench(workdir, keep=bool(args.keep))
     git = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], check=False, capture_output=True, text=True)
     print(f"machine: {os.cpu_count()} CPUs; python {sys.version.split()[0]}; commit {git.stdout.strip() or '?'}; "
           f"baseline {BASELINE}", flush=True)
