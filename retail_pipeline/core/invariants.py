@@ -58,19 +58,28 @@ def line_accounting(files: pl.LazyFrame, bronze: pl.LazyFrame, erased: pl.LazyFr
     stored under). ``overlapping_records`` counts records starting on a line of the record before them;
     ``dates_not_built`` lists the file's dates that hold nothing of this version yet; ``unaccounted`` is
     lines - (bronze + erased + outside)."""
-    versions = files.select("sha256", pl.col("partition_dates").alias("_dates"))
-    mine = bronze.join(versions.select(pl.col("sha256").alias("_file_sha256")), on="_file_sha256", how="semi")
-    sheets = ["_file_sha256", pl.col("_source_sheet").fill_null("")]
-    in_bronze = (
-        mine.sort("_file_sha256", "_source_sheet", "_first_line", nulls_last=True)
-        .with_columns((pl.col("_first_line") <= pl.col("_last_line").shift(1).over(sheets)).fill_null(False).alias("_overlaps"))
-        .group_by(pl.col("_file_sha256").alias("sha256"))
-        .agg(
-            (pl.col("_last_line") - pl.col("_first_line") + 1).sum().alias("lines_in_bronze"),
-            pl.col("_overlaps").sum().alias("overlapping_records"),
-            pl.col("_first_line").is_null().sum().alias("records_without_lines"),
+    # One file version at a time, three columns of its records: a year-long export of 30M records sorted
+    # with its sha256 on every row took the run that completed it past 7 GiB.
+    per_file = []
+    for sha in files.select("sha256").collect()["sha256"].to_list():
+        spans = bronze.filter(pl.col("_file_sha256") == sha).select(
+            pl.col("_source_sheet").fill_null(""), "_first_line", "_last_line"
         )
-    )
+        per_file.append(
+            spans.sort("_source_sheet", "_first_line", nulls_last=True)
+            .with_columns(
+                (pl.col("_first_line") <= pl.col("_last_line").shift(1).over("_source_sheet")).fill_null(False).alias("_overlaps")
+            )
+            .select(
+                pl.lit(sha).alias("sha256"),
+                (pl.col("_last_line") - pl.col("_first_line") + 1).sum().alias("lines_in_bronze"),
+                pl.col("_overlaps").sum().alias("overlapping_records"),
+                pl.col("_first_line").is_null().sum().alias("records_without_lines"),
+            )
+            .collect()
+        )
+    schema = {"sha256": pl.String, "lines_in_bronze": pl.Int64, "overlapping_records": pl.UInt32, "records_without_lines": pl.UInt32}
+    in_bronze = pl.concat([f.cast(schema) for f in per_file]).lazy() if per_file else pl.LazyFrame(schema=schema)
     in_erased = erased.group_by(pl.col("_file_sha256").alias("sha256")).agg(
         pl.col("lines_erased").sum().alias("lines_erased"),
         pl.col("lines_erased").is_null().sum().alias("erased_without_lines"),
