@@ -76,7 +76,7 @@ def line_accounting(files: pl.LazyFrame, bronze: pl.LazyFrame, erased: pl.LazyFr
                 pl.col("_overlaps").sum().alias("overlapping_records"),
                 pl.col("_first_line").is_null().sum().alias("records_without_lines"),
             )
-            .collect()
+            .collect(engine="streaming")  # the filter on sha256 streams: that column is never held whole
         )
     schema = {"sha256": pl.String, "lines_in_bronze": pl.Int64, "overlapping_records": pl.UInt32, "records_without_lines": pl.UInt32}
     in_bronze = pl.concat([f.cast(schema) for f in per_file]).lazy() if per_file else pl.LazyFrame(schema=schema)

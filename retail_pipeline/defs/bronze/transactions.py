@@ -177,7 +177,7 @@ def every_line_is_in_bronze(context: dg.AssetCheckExecutionContext, lakehouse: L
     )
     # A file whose dates are not all built yet (a big export split over runs) waits for the run that builds
     # its last one: only the files ready now have their records sorted and counted.
-    waiting = dates_not_built(files.lazy(), bronze, erased).collect()
+    waiting = dates_not_built(files.lazy(), bronze, erased).collect(engine="streaming")  # bounded by the file's dates
     ready = files.filter(~pl.col("sha256").is_in(waiting["sha256"].implode()))
     accounting = line_accounting(ready.lazy(), bronze, erased)
     failures = accounting.filter(LINES_COMPLETE & LINES_MISPLACED)
