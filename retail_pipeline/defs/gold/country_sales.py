@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from retail_pipeline.adapters.history_refresh import months_behind
+from retail_pipeline.adapters.history_refresh import build_by_month, months_behind
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.core import tables
 from retail_pipeline.core.transforms import marts
@@ -18,7 +18,9 @@ def country_sales(context: dg.AssetExecutionContext, silver: pl.LazyFrame, lakeh
     of silver that changed since it was built (adapters/history_refresh.py)."""
     refresh = months_behind(lakehouse, tables.COUNTRY_SALES, tables.SILVER_TRANSACTIONS)
     context.add_output_metadata(refresh.describe())
-    return marts.country_sales(silver, refresh.previous, refresh.months)
+    return build_by_month(
+        refresh, silver, lambda previous, months: marts.country_sales(silver, previous, months), tables.COUNTRY_SALES.schema
+    )
 
 
 matches_contract = contract_check(tables.COUNTRY_SALES)

@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from retail_pipeline.adapters.history_refresh import months_behind
+from retail_pipeline.adapters.history_refresh import build_by_month, months_behind
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.core import tables
 from retail_pipeline.core.transforms import marts
@@ -20,7 +20,10 @@ def product_performance(
     since it was built (adapters/history_refresh.py)."""
     refresh = months_behind(lakehouse, tables.PRODUCT_PERFORMANCE, tables.SILVER_TRANSACTIONS)
     context.add_output_metadata(refresh.describe())
-    return marts.product_performance(silver, dim_product, refresh.previous, refresh.months)
+    return build_by_month(
+        refresh, silver, lambda previous, months: marts.product_performance(silver, dim_product, previous, months),
+        tables.PRODUCT_PERFORMANCE.schema,
+    )
 
 
 matches_contract = contract_check(tables.PRODUCT_PERFORMANCE)
