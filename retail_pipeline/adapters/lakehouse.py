@@ -288,8 +288,9 @@ class Lakehouse(dg.ConfigurableResource):
             return json.loads(commit[READ_KEY]) if READ_KEY in commit else {}
         return {}
 
-    def month_files(self, table: str, version: int | None = None) -> dict[date, frozenset[str]]:
-        """The data files of each month of a daily table (at ``version``, default the latest)."""
+    def month_files(self, table: str, version: int | None = None) -> dict[date | None, frozenset[str]]:
+        """The data files of each month of a daily table (at ``version``, default the latest); a table not
+        partitioned by month has them all under None."""
         dt = self.table(table)
         if version is not None:
             dt.load_as_version(version)
@@ -297,7 +298,8 @@ class Lakehouse(dg.ConfigurableResource):
         if actions.is_empty():
             return {}
         column = f"partition.{MONTH_COLUMN}"
-        grouped = actions.group_by(pl.col(column).cast(pl.Date).alias("month")).agg(pl.col("path"))
+        month = pl.col(column).cast(pl.Date) if column in actions.columns else pl.lit(None, pl.Date)
+        grouped = actions.group_by(month.alias("month")).agg(pl.col("path"))
         return {month: frozenset(paths) for month, paths in grouped.iter_rows()}
 
     def changed_months(self, table: str, since: int) -> set[date] | None:

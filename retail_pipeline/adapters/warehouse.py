@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from retail_pipeline.adapters.lakehouse import MONTH_COLUMN, Lakehouse
+from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.core.contracts import ID_COLUMN, KEY_COLUMN, RAW_COLUMN
 from retail_pipeline.core.tables import WAREHOUSE_TABLES
 
@@ -43,11 +43,10 @@ LOADED = "_pipeline.loaded"
 def _parts(lakehouse: Lakehouse, table: str) -> dict[str, str]:
     """A digest of the data files of each month of a daily table ("" for a whole table): a month whose
     files did not change holds the same rows."""
-    actions = pl.DataFrame(lakehouse.table(table).get_add_actions(flatten=True))
-    month = f"partition.{MONTH_COLUMN}"
-    part = pl.col(month).cast(pl.String).fill_null("") if month in actions.columns else pl.lit("")
-    grouped = actions.group_by(part.alias("part")).agg(pl.col("path").sort().str.join("|"))
-    return {p: hashlib.sha256(paths.encode()).hexdigest() for p, paths in grouped.iter_rows()}
+    return {
+        "" if month is None else month.isoformat(): hashlib.sha256("|".join(sorted(paths)).encode()).hexdigest()
+        for month, paths in lakehouse.month_files(table).items()
+    }
 
 
 def _loaded(path: Path) -> dict[str, dict[str, str]] | None:

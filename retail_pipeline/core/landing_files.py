@@ -173,7 +173,7 @@ class CsvStream:
     ``_source_row``, ``_first_line``, ``_last_line``); once it is exhausted, ``sha256``, ``format``,
     ``lines``, ``lines_outside_records`` and ``extra_columns`` describe the whole file.
 
-    Each chunk is parsed as a file of its own behind the file's header line (``_parse_chunk``): polars reads
+    Each chunk is parsed as a file of its own behind the file's header line (``_parse``): polars reads
     it fast when every non-blank line is one record; a record spanning lines (a quoted line break, or a
     quote that never closes), a short record or a stray quote sends the chunk to ``read_records``, which
     reads it line by line. A chunk that is not valid UTF-8 is decoded line by line first (``decode_lines``).
@@ -563,15 +563,31 @@ def earliest_placeable(records: pl.LazyFrame, start: date, end: date) -> date | 
     return records.select(placeable.min()).collect().item()
 
 
+def _placed(start: date, end: date, earliest: date | None) -> pl.Expr:
+    """``_partition_date`` of a record with ``_business_date``: that date, or, when it is unparseable or
+    outside ``[start, end)``, ``earliest`` (its file's earliest placeable date), so silver can quarantine it
+    there."""
+    day = pl.col(BUSINESS_DATE)
+    return pl.when((day >= start) & (day < end)).then(day).otherwise(pl.lit(earliest, pl.Date)).alias("_partition_date")
+
+
+def _lineage(path: str, sha256: str, file_format: str, ingested_at: datetime, run_id: str) -> list[pl.Expr]:
+    return [
+        pl.lit(path).alias("_source_file"),
+        pl.lit(sha256).alias("_file_sha256"),
+        pl.lit(file_format).alias("_format"),
+        pl.lit(ingested_at).alias("_ingested_at"),
+        pl.lit(run_id).alias("_run_id"),
+    ]
+
+
 def bronze_rows(
     records: pl.LazyFrame, path: str, sha256: str, file_format: str, start: date, end: date, earliest: date | None,
     window_start: date, window_end: date, ingested_at: datetime, run_id: str,
 ) -> pl.LazyFrame:
     """The bronze rows of one file version in ``[window_start, window_end)``, from its records with
-    ``_business_date``: each placed on its business date, or, when that date is unparseable or outside
-    ``[start, end)``, on ``earliest`` (its file's earliest placeable date), so silver can quarantine it there.
-    The filter is on ``_business_date`` itself where it can be, so a scan of staged records skips whole row
-    groups of other dates."""
+    ``_business_date``, placed by ``_placed``. The filter is on ``_business_date`` itself where it can be, so
+    a scan of staged records skips whole row groups of other dates."""
     day = pl.col(BUSINESS_DATE)
     placeable = (day >= start) & (day < end)
     in_window = placeable & (day >= max(start, window_start)) & (day < min(end, window_end))
@@ -579,32 +595,21 @@ def bronze_rows(
         in_window = in_window | ~placeable.fill_null(False)
     return (
         records.filter(in_window)
-        .with_columns(pl.when(placeable).then(day).otherwise(pl.lit(earliest, pl.Date)).alias("_partition_date"))
+        .with_columns(_placed(start, end, earliest))
         .drop(BUSINESS_DATE)
-        .with_columns(
-            pl.lit(path).alias("_source_file"),
-            pl.lit(sha256).alias("_file_sha256"),
-            pl.lit(file_format).alias("_format"),
-            pl.lit(ingested_at).alias("_ingested_at"),
-            pl.lit(run_id).alias("_run_id"),
-        )
+        .with_columns(_lineage(path, sha256, file_format, ingested_at, run_id))
     )
 
 
 def place_rows(records: pl.LazyFrame, start: date, end: date) -> pl.LazyFrame:
-    """Add ``_partition_date``: the row's business date, or, when that date is unparseable or outside
-    ``[start, end)``, the earliest placeable date of its file, so silver can quarantine it there."""
-    business_date = parse_timestamp(pl.col("invoice_ts")).dt.date()
-    placeable = pl.when((business_date >= start) & (business_date < end)).then(business_date)
-    return records.with_columns(pl.coalesce(placeable, placeable.min()).alias("_partition_date"))
+    """``records`` (a whole file's) with ``_partition_date``, placed as bronze places them (``_placed``)."""
+    dated = with_business_date(records)
+    return dated.with_columns(_placed(start, end, earliest_placeable(dated, start, end))).drop(BUSINESS_DATE)
 
 
 def to_bronze(raw: RawFile, start: date, end: date, ingested_at: datetime, run_id: str) -> pl.LazyFrame:
-    """Bronze rows of one file: its records as found, placed in their partitions, with lineage columns."""
+    """Bronze rows of one whole file, every record kept (a file with no placeable date keeps them
+    unplaced): what bronze writes of it over the partitions' whole range."""
     return place_rows(raw.records.lazy(), start, end).with_columns(
-        pl.lit(raw.path).alias("_source_file"),
-        pl.lit(raw.sha256).alias("_file_sha256"),
-        pl.lit(raw.format).alias("_format"),
-        pl.lit(ingested_at).alias("_ingested_at"),
-        pl.lit(run_id).alias("_run_id"),
+        _lineage(raw.path, raw.sha256, raw.format, ingested_at, run_id)
     )
