@@ -220,16 +220,12 @@ class CsvStream:
         if first:
             data = _normalised(data)
             self._header = _header_line(data)
-            frame, outside, physical = self._parse(data)
-            if len(frame.columns) <= len(_READER_COLUMNS):
-                raise LandingError("empty file (no header)")
-            self._variant, records, extras = _to_records(frame, sheet=None)
+            (self._variant, records, extras), outside, physical = self._parse(data)
             self.extra_columns = tuple(extras)
             line_offset = 0
         else:
             # Behind the file's header, so that it reads as the first chunk did; the header line is not counted.
-            frame, outside, physical = self._parse(self._header + b"\n" + data)
-            _, records, _ = _to_records(frame, sheet=None)
+            (_, records, _), outside, physical = self._parse(self._header + b"\n" + data)
             outside, physical, line_offset = outside - 1, physical - 1, self.lines - 1
         records = records.with_columns(
             pl.col("_source_row") + self._records, pl.col("_first_line", "_last_line") + line_offset
@@ -239,8 +235,9 @@ class CsvStream:
         self.lines_outside_records += outside
         return records
 
-    def _parse(self, utf8: bytes) -> tuple[pl.DataFrame, int, int]:
-        """(records with the reader's columns, lines outside records, physical lines) of one chunk's bytes."""
+    def _parse(self, utf8: bytes) -> tuple[tuple[str, pl.DataFrame, list[str]], int, int]:
+        """((header variant, records with our names, extra columns), lines outside records, physical lines)
+        of one chunk's bytes."""
         # Counted on the bytes, apart from any reader, so that a line a reader drops cannot go unnoticed.
         physical = utf8.count(b"\n") + (1 if utf8 and not utf8.endswith(b"\n") else 0)
         lines: list[str] | None = None
@@ -257,7 +254,7 @@ class CsvStream:
         fast = _one_record_per_line(utf8, encodings)
         if fast is not None:
             frame, outside = fast
-            return frame, outside, physical
+            return _to_records(frame, sheet=None), outside, physical
         if lines is None:
             lines, encodings = decode_lines(utf8)
         try:
@@ -265,9 +262,9 @@ class CsvStream:
         except csv.Error as exc:  # e.g. a lone carriage return inside an unquoted field
             raise LandingError(f"cannot be read as CSV ({exc})") from exc
         if len(frame.columns) <= len(_READER_COLUMNS):
-            return frame, len(lines), physical
-        _, records, _ = _to_records(frame, sheet=None)
-        return frame, _lines_outside_records(lines, records), physical
+            raise LandingError("empty file (no header)")  # only a first chunk can lack a header
+        mapped = _to_records(frame, sheet=None)
+        return mapped, _lines_outside_records(lines, mapped[1]), physical
 
 
 def _header_line(data: bytes) -> bytes:
