@@ -7,14 +7,23 @@ every event and fsyncs every commit. Here one engine per process keeps a small p
 (SQLAlchemy's ``QueuePool``, its default for SQLite files: a connection serves one thread at a time), and in
 WAL mode ``synchronous=NORMAL`` syncs at checkpoints instead of at each commit: a power cut can lose the last
 events, never corrupt the database (SQLite's documented guarantee), and the run's own data is in Delta.
+Two more costs of the stock store that grow with a range run's partitions: ``has_table`` (asked before
+storing each materialisation's tags) built a fresh engine and connection per call, 3.5 s of a 305-day run
+under cProfile; here a table once found is remembered (tables are never dropped while a process runs). And a
+planned check of a partitioned asset is stored as one row per partition, each with the same event serialised
+again (24 checks x 340 days: 8,160 serialisations); here it is serialised once per check.
 Configured in ``dagster.yaml``; a team deployment uses Postgres instead (issue 7).
 """
 
 from contextlib import contextmanager
+from datetime import datetime, timezone
 
 import sqlalchemy as db
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.event_log import ConsolidatedSqliteEventLogStorage
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+from dagster._serdes import serialize_value
 
 
 def _tune(dbapi_connection, _record) -> None:
@@ -27,6 +36,7 @@ class FastSqliteEventLogStorage(ConsolidatedSqliteEventLogStorage):
     """``ConsolidatedSqliteEventLogStorage`` with a pooled engine and ``synchronous=NORMAL`` (see module)."""
 
     _engine = None
+    _tables: frozenset[str] = frozenset()
 
     def _pooled_engine(self):
         if self._engine is None:
@@ -47,6 +57,30 @@ class FastSqliteEventLogStorage(ConsolidatedSqliteEventLogStorage):
         with self._pooled_engine().connect() as conn:
             with conn.begin():
                 yield conn
+
+    def has_table(self, table_name: str) -> bool:
+        if table_name in self._tables:
+            return True
+        with self._pooled_engine().connect() as conn:
+            found = bool(conn.dialect.has_table(conn, table_name))
+        if found:
+            self._tables = self._tables | {table_name}
+        return found
+
+    def _store_asset_check_evaluation_planned(self, event, event_id) -> None:
+        planned = event.dagster_event.event_specific_data
+        partitions = planned.partitions_subset.get_partition_keys() if planned.partitions_subset else [None]
+        common = dict(
+            asset_key=planned.asset_key.to_string(),
+            check_name=planned.check_name,
+            run_id=event.run_id,
+            execution_status=AssetCheckExecutionRecordStatus.PLANNED.value,
+            evaluation_event=serialize_value(event),
+            evaluation_event_timestamp=datetime.fromtimestamp(event.timestamp, timezone.utc).replace(tzinfo=None),
+            evaluation_event_storage_id=event_id,
+        )
+        with self.index_connection() as conn:
+            conn.execute(AssetCheckExecutionsTable.insert().values([{**common, "partition": p} for p in partitions]))
 
     def dispose(self) -> None:
         if self._engine is not None:

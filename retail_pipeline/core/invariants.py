@@ -51,6 +51,22 @@ def dates_not_built(files: pl.LazyFrame, bronze: pl.LazyFrame, erased: pl.LazyFr
     )
 
 
+# The most landing-file lines whose records one query of the line check sorts (a bigger file is sorted alone).
+LINE_CHECK_LINES = 2_000_000
+
+
+def _batches(files: pl.DataFrame, max_lines: int) -> list[list[str]]:
+    """The file versions (``sha256``, ``lines``) in consecutive batches of at most ``max_lines`` lines."""
+    batches, batch, held = [], [], 0
+    for sha, lines in files.iter_rows():
+        if batch and held + (lines or 0) > max_lines:
+            batches.append(batch)
+            batch, held = [], 0
+        batch.append(sha)
+        held += lines or 0
+    return batches + ([batch] if batch else [])
+
+
 def line_accounting(files: pl.LazyFrame, bronze: pl.LazyFrame, erased: pl.LazyFrame) -> pl.DataFrame:
     """Where every physical line of each landing file version went: into a bronze record's span, into an
     erased record's, or outside any record (header and blank lines), per file of ``files`` (``path``,
@@ -58,25 +74,34 @@ def line_accounting(files: pl.LazyFrame, bronze: pl.LazyFrame, erased: pl.LazyFr
     stored under). ``overlapping_records`` counts records starting on a line of the record before them;
     ``dates_not_built`` lists the file's dates that hold nothing of this version yet; ``unaccounted`` is
     lines - (bronze + erased + outside)."""
-    # One file version at a time, three columns of its records: a year-long export of 30M records sorted
-    # with its sha256 on every row took the run that completed it past 7 GiB.
+    # Files batched up to LINE_CHECK_LINES lines (a big export alone), three columns of their records with the
+    # version as a small integer: a year-long export of 30M records sorted with its sha256 on every row took
+    # the run that completed it past 7 GiB, and 305 day files checked one by one cost a query each.
     per_file = []
-    for sha in files.select("sha256").collect()["sha256"].to_list():
-        spans = bronze.filter(pl.col("_file_sha256") == sha).select(
-            pl.col("_source_sheet").fill_null(""), "_first_line", "_last_line"
+    for batch in _batches(files.select("sha256", "lines").collect(), LINE_CHECK_LINES):
+        ids = {sha: n for n, sha in enumerate(batch)}
+        spans = bronze.filter(pl.col("_file_sha256").is_in(batch)).select(
+            pl.col("_file_sha256").replace_strict(ids, return_dtype=pl.UInt32).alias("_version"),
+            pl.col("_source_sheet").fill_null(""),
+            "_first_line",
+            "_last_line",
         )
         per_file.append(
-            spans.sort("_source_sheet", "_first_line", nulls_last=True)
+            spans.sort("_version", "_source_sheet", "_first_line", nulls_last=True)
             .with_columns(
-                (pl.col("_first_line") <= pl.col("_last_line").shift(1).over("_source_sheet")).fill_null(False).alias("_overlaps")
+                (pl.col("_first_line") <= pl.col("_last_line").shift(1).over("_version", "_source_sheet"))
+                .fill_null(False)
+                .alias("_overlaps")
             )
-            .select(
-                pl.lit(sha).alias("sha256"),
+            .group_by("_version")
+            .agg(
                 (pl.col("_last_line") - pl.col("_first_line") + 1).sum().alias("lines_in_bronze"),
                 pl.col("_overlaps").sum().alias("overlapping_records"),
                 pl.col("_first_line").is_null().sum().alias("records_without_lines"),
             )
-            .collect(engine="streaming")  # the filter on sha256 streams: that column is never held whole
+            .with_columns(pl.col("_version").replace_strict(dict(enumerate(batch)), return_dtype=pl.String).alias("sha256"))
+            .drop("_version")
+            .collect(engine="streaming")  # the filter on the versions streams: sha256 is never held whole
         )
     schema = {"sha256": pl.String, "lines_in_bronze": pl.Int64, "overlapping_records": pl.UInt32, "records_without_lines": pl.UInt32}
     in_bronze = pl.concat([f.cast(schema) for f in per_file]).lazy() if per_file else pl.LazyFrame(schema=schema)

@@ -48,6 +48,60 @@ def test_the_private_dagster_api_the_fast_store_builds_on_is_still_there():
     assert callable(getattr(base, "__wrapped__", base))  # a context manager method the store replaces
     assert isinstance(SQLITE_BUSY_TIMEOUT_SECONDS, (int, float))
     assert "_conn_string" in inspect.getsource(ConsolidatedSqliteEventLogStorage.__init__)
+    # The planned-check rows it writes itself (serialising the event once): the method it replaces and the
+    # columns it fills must still be the ones Dagster has.
+    planned = inspect.signature(ConsolidatedSqliteEventLogStorage._store_asset_check_evaluation_planned)
+    assert list(planned.parameters) == ["self", "event", "event_id"]
+    from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+
+    assert {c.name for c in AssetCheckExecutionsTable.columns} >= {
+        "asset_key", "check_name", "partition", "run_id", "execution_status", "evaluation_event",
+        "evaluation_event_timestamp", "evaluation_event_storage_id",
+    }
+
+
+def _range_run_with_a_check(home: Path) -> tuple[list[tuple], list[tuple]]:
+    """A 3-day range run of a partitioned asset with a check, on the instance in ``home``: the rows of its
+    planned and evaluated checks (without ids and timestamps), and the materialised partitions."""
+    import sqlite3
+
+    days = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-10")
+
+    @dg.asset(partitions_def=days, check_specs=[dg.AssetCheckSpec("positive", asset="probe")])
+    def probe(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        return dg.MaterializeResult(check_results=[dg.AssetCheckResult(check_name="positive", passed=True)])
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        job = dg.Definitions(assets=[probe]).resolve_implicit_global_asset_job_def()
+        tags = {"dagster/asset_partition_range_start": "2024-01-02", "dagster/asset_partition_range_end": "2024-01-04"}
+        assert job.execute_in_process(instance=instance, tags=tags).success
+        done = sorted(instance.get_materialized_partitions(probe.key))
+    with sqlite3.connect(home / "event_log.db") if (home / "event_log.db").exists() else sqlite3.connect(
+        next(home.rglob("index.db"))
+    ) as db:
+        rows = db.execute(
+            "SELECT asset_key, check_name, partition, execution_status, evaluation_event IS NOT NULL"
+            " FROM asset_check_executions ORDER BY partition"
+        ).fetchall()
+    return rows, done
+
+
+def test_the_fast_store_records_range_checks_as_the_stock_store_does(tmp_path, monkeypatch):
+    text = (REPO / "dagster.yaml").read_text()
+    stock, fast = tmp_path / "stock", tmp_path / "fast"
+    for home, config in (
+        (stock, text[: text.index("event_log_storage:")] + text[text.index("schedule_storage:") :]),
+        (fast, text),
+    ):
+        home.mkdir()
+        (home / "dagster.yaml").write_text(config)
+    monkeypatch.setenv("DAGSTER_DATA_DIR", str(stock))
+    expected = _range_run_with_a_check(stock)
+    monkeypatch.setenv("DAGSTER_DATA_DIR", str(fast))
+    got = _range_run_with_a_check(fast)
+    assert got == expected
+    assert [row[2] for row in got[0]] == [None, "2024-01-02", "2024-01-03", "2024-01-04"], got[0]
+    assert got[1] == ["2024-01-02", "2024-01-03", "2024-01-04"]
 
 
 def test_the_documented_fallback_without_the_fast_store_records_runs(tmp_path, monkeypatch):

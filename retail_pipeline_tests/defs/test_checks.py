@@ -100,6 +100,37 @@ def test_line_conservation_waits_for_every_date_of_a_file():
     assert accounting.select("path", "dates_not_built").rows() == [("a.csv", [D2])]
 
 
+def test_line_accounting_of_files_batched_together_equals_one_file_at_a_time(monkeypatch):
+    """Three versions with the same line numbers, sorted in one query: an overlap in one is not another's,
+    a record of one does not fill another's gap."""
+    import retail_pipeline.core.invariants as invariants
+
+    a, b, c = "a" * 64, "b" * 64, "c" * 64
+    files = pl.LazyFrame(
+        {"path": ["a.csv", "b.csv", "c.csv"], "sha256": [a, b, c], "lines": [6, 6, 6], "lines_outside_records": [2, 2, 2],
+         "partition_dates": [[D1], [D1], [D1]]},
+        schema_overrides={"partition_dates": pl.List(pl.Date)},
+    )
+    spans = {a: [(2, 2), (4, 5), (6, 6)], b: [(2, 4), (4, 4), (6, 6)], c: [(4, 5), (6, 6)]}
+    bronze = pl.LazyFrame(
+        {
+            "_file_sha256": [sha for sha, s in spans.items() for _ in s],
+            "_partition_date": [D1] * 8,
+            "_source_sheet": [None] * 8,
+            "_first_line": [x for s in spans.values() for x, _ in s],
+            "_last_line": [y for s in spans.values() for _, y in s],
+        },
+        schema_overrides={"_source_sheet": pl.String},
+    )
+    together = line_accounting(files, bronze, NO_ERASED)
+    monkeypatch.setattr(invariants, "LINE_CHECK_LINES", 1)
+    alone = line_accounting(files, bronze, NO_ERASED)
+    assert together.equals(alone)
+    assert together.select("path", "unaccounted", "overlapping_records").rows() == [
+        ("a.csv", 0, 0), ("b.csv", -1, 1), ("c.csv", 1, 0)
+    ]
+
+
 def _run(resources: dict, selection: list[str], start: str, end: str) -> dg.ExecuteInProcessResult:
     defs = build_definitions(resources=resources)
     return dg.materialize(
