@@ -11,6 +11,8 @@ export UV_PYTHON_DOWNLOADS := never
 export DAGSTER_HOME := $(CURDIR)
 export DAGSTER_DATA_DIR := $(CURDIR)/data/dagster
 export DAGSTER_DISABLE_TELEMETRY := 1
+# Range runs store their per-day materialisations in batches (retail_pipeline/adapters/event_log.py).
+export DAGSTER_EVENT_BATCH_SIZE ?= 500
 
 .PHONY: demo test dev install clean-data lock bench
 

@@ -149,8 +149,14 @@ def reference_lines(metadata: dict[str, dict[str, object]]) -> list[str]:
     return lines
 
 
+# Materialisations of a range output stored in batches of this many (Dagster's own switch, read per event):
+# a 363-day run stores ~2,900 of them (see adapters/event_log.py). A user's own setting wins.
+EVENT_BATCH_SIZE = "500"
+
+
 def instance_for_cli() -> dg.DagsterInstance:
     """The repo's instance (DAGSTER_HOME), so CLI runs show in the UI; set it up when run from the repo root."""
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
     home = dagster_home()
     if home and not os.environ.get("DAGSTER_HOME"):
         os.environ["DAGSTER_HOME"] = home

@@ -60,48 +60,84 @@ def test_the_private_dagster_api_the_fast_store_builds_on_is_still_there():
     }
 
 
-def _range_run_with_a_check(home: Path) -> tuple[list[tuple], list[tuple]]:
-    """A 3-day range run of a partitioned asset with a check, on the instance in ``home``: the rows of its
-    planned and evaluated checks (without ids and timestamps), and the materialised partitions."""
+def _range_run_with_a_check(home: Path) -> dict:
+    """A 3-day range run of a partitioned asset with a check, on the instance in ``home``: what it stored, without
+    ids and timestamps (planned and evaluated checks, materialisations and their indexed tags, the asset's
+    latest materialisation)."""
     import sqlite3
 
     days = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-10")
 
     @dg.asset(partitions_def=days, check_specs=[dg.AssetCheckSpec("positive", asset="probe")])
     def probe(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        for key in context.partition_keys:
+            context.add_asset_metadata({"day": key}, partition_key=key)
         return dg.MaterializeResult(check_results=[dg.AssetCheckResult(check_name="positive", passed=True)])
 
+    @dg.asset(partitions_def=days, deps=[probe])
+    def after(context: dg.AssetExecutionContext) -> None:
+        pass
+
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        job = dg.Definitions(assets=[probe]).resolve_implicit_global_asset_job_def()
+        job = dg.Definitions(assets=[probe, after]).resolve_implicit_global_asset_job_def()
         tags = {"dagster/asset_partition_range_start": "2024-01-02", "dagster/asset_partition_range_end": "2024-01-04"}
         assert job.execute_in_process(instance=instance, tags=tags).success
-        done = sorted(instance.get_materialized_partitions(probe.key))
-    with sqlite3.connect(home / "event_log.db") if (home / "event_log.db").exists() else sqlite3.connect(
-        next(home.rglob("index.db"))
-    ) as db:
-        rows = db.execute(
+        stored = {
+            "done": sorted(instance.get_materialized_partitions(probe.key)),
+            "latest": instance.get_latest_materialization_event(after.key).dagster_event.partition,
+            "metadata": sorted(
+                (r.partition_key, r.asset_materialization.metadata["day"].value)
+                for r in instance.fetch_materializations(probe.key, limit=10).records
+            ),
+            # Tag values are data versions, which differ from run to run: which tags each event has.
+            "tags": sorted(sorted(t) for t in instance.event_log_storage.get_event_tags_for_asset(after.key)),
+        }
+    index = home / "event_log.db" if (home / "event_log.db").exists() else next(home.rglob("index.db"))
+    with sqlite3.connect(index) as db:
+        stored["checks"] = db.execute(
             "SELECT asset_key, check_name, partition, execution_status, evaluation_event IS NOT NULL"
             " FROM asset_check_executions ORDER BY partition"
         ).fetchall()
-    return rows, done
+        stored["assets"] = db.execute(
+            "SELECT asset_key, last_materialization IS NOT NULL, last_materialization_timestamp IS NOT NULL"
+            " FROM asset_keys ORDER BY asset_key"
+        ).fetchall()
+    return stored
 
 
-def test_the_fast_store_records_range_checks_as_the_stock_store_does(tmp_path, monkeypatch):
+def test_the_fast_store_records_range_runs_as_the_stock_store_does(tmp_path, monkeypatch):
+    """Planned checks written by the fast store, and materialisations written in batches
+    (``DAGSTER_EVENT_BATCH_SIZE``), give what the stock store stores one event at a time."""
+    from retail_pipeline.adapters.event_log import FastSqliteEventLogStorage
+
+    batches = []
+    store_batch = FastSqliteEventLogStorage.store_event_batch
+    monkeypatch.setattr(
+        FastSqliteEventLogStorage, "store_event_batch", lambda self, events: batches.append((len(events), events[0].dagster_event_type.value)) or store_batch(self, events)
+    )
     text = (REPO / "dagster.yaml").read_text()
-    stock, fast = tmp_path / "stock", tmp_path / "fast"
-    for home, config in (
-        (stock, text[: text.index("event_log_storage:")] + text[text.index("schedule_storage:") :]),
-        (fast, text),
+    stored = {}
+    for name, config, batch in (
+        ("stock", text[: text.index("event_log_storage:")] + text[text.index("schedule_storage:") :], "0"),
+        ("fast", text, "0"),
+        ("fast-batched", text, "2"),  # a batch of two, then one alone
     ):
+        home = tmp_path / name
         home.mkdir()
         (home / "dagster.yaml").write_text(config)
-    monkeypatch.setenv("DAGSTER_DATA_DIR", str(stock))
-    expected = _range_run_with_a_check(stock)
-    monkeypatch.setenv("DAGSTER_DATA_DIR", str(fast))
-    got = _range_run_with_a_check(fast)
-    assert got == expected
-    assert [row[2] for row in got[0]] == [None, "2024-01-02", "2024-01-03", "2024-01-04"], got[0]
-    assert got[1] == ["2024-01-02", "2024-01-03", "2024-01-04"]
+        monkeypatch.setenv("DAGSTER_DATA_DIR", str(home))
+        monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", batch)
+        stored[name] = _range_run_with_a_check(home)
+    assert stored["fast"] == stored["stock"]
+    assert stored["fast-batched"] == stored["stock"]
+    # Each asset's first two days in one batch (the third is stored alone).
+    assert [b for b in batches if b[1] == "ASSET_MATERIALIZATION"] == [(2, "ASSET_MATERIALIZATION")] * 2
+    days = ["2024-01-02", "2024-01-03", "2024-01-04"]
+    assert [row[2] for row in stored["stock"]["checks"]] == [None, *days]
+    assert stored["stock"]["done"] == days
+    assert stored["stock"]["metadata"] == [(d, d) for d in days]
+    assert stored["stock"]["latest"] == "2024-01-04"
+    assert len(stored["stock"]["tags"]) == 3 and all(stored["stock"]["tags"])
 
 
 def test_the_documented_fallback_without_the_fast_store_records_runs(tmp_path, monkeypatch):
