@@ -202,9 +202,9 @@ def test_nothing_sets_polars_options_at_run_time():
     assert users == []
 
 
-def test_a_run_imports_no_chart_or_http_stack_it_does_not_use():
-    """The CLI's import floor is paid by every run: the runner and the definitions import neither matplotlib
-    (only the report draws), even once the definitions are built, nor httpx (only a configured API or the alert webhook calls out)."""
+def test_a_run_imports_no_http_stack_it_does_not_use():
+    """The CLI's import floor is paid by every run: the runner and the definitions, even once built, do not
+    import httpx (only a configured API or the alert webhook calls out), nor a plotting library."""
     import subprocess
     import sys
 

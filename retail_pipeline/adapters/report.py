@@ -1,43 +1,23 @@
 """The KPI report: the main figures of the gold marts as charts, in one self-contained HTML file (inline
-SVG: no script, no network, opens anywhere) and one PNG dashboard for the asset's page in the UI.
-
-matplotlib draws them: it writes both SVG and PNG offline with no browser or JavaScript runtime (plotly or
-altair need one to export an image), and its Agg backend needs no display. It is imported when a report is
-drawn, not with the definitions: 0.5 s of every CLI run otherwise, drawn or not.
+SVG: no script, no network, opens anywhere) and one SVG dashboard for the asset's page in the UI. The charts
+are drawn by ``adapters/charts.py``.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import html
-import io
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import polars as pl
 
+from retail_pipeline.adapters import charts
 from retail_pipeline.core.transforms.marts import SEGMENT_NAMES
 
 TOP = 10
 COLOURS = {"gbp": "#1f4e79", "eur": "#2e8b57", "usd": "#c0504d"}
-
-
-@functools.cache
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on servers and in CI
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _thousands():
-    from matplotlib.ticker import FuncFormatter
-
-    return FuncFormatter(lambda value, _: f"{value:,.0f}")
 
 
 @dataclass(frozen=True)
@@ -97,45 +77,50 @@ def kpi_figures(
     return KpiFigures(*frames)
 
 
-def _revenue(ax, f: KpiFigures) -> None:
-    for ccy, colour in COLOURS.items():
-        ax.plot(f.monthly["month"].to_list(), f.monthly[f"gross_revenue_{ccy}"].to_list(), marker="o", ms=3, color=colour, label=ccy.upper())
-    ax.set_title("Gross revenue per month")
-    ax.yaxis.set_major_formatter(_thousands())
-    ax.legend(frameon=False)
-    ax.tick_params(axis="x", rotation=45)
+def _revenue(f: KpiFigures) -> str:
+    series = {ccy.upper(): (f.monthly[f"gross_revenue_{ccy}"].to_list(), colour) for ccy, colour in COLOURS.items()}
+    return charts.line_chart("Gross revenue per month", f.monthly["month"].to_list(), series)
 
 
-def _barh(ax, labels: list[str], values: list[float], title: str, colour: str) -> None:
-    ax.barh(labels[::-1], values[::-1], color=colour)
-    ax.set_title(title)
-    ax.xaxis.set_major_formatter(_thousands())
-    ax.tick_params(axis="x", rotation=30, labelsize=8)
-    ax.tick_params(axis="y", labelsize=8)
+def _countries(f: KpiFigures) -> str:
+    return charts.bar_chart(
+        f"Top {TOP} countries, gross revenue (GBP)", f.countries["country"].to_list(),
+        f.countries["gross_revenue_gbp"].to_list(), COLOURS["gbp"], horizontal=True,
+    )
 
 
-def _countries(ax, f: KpiFigures) -> None:
-    _barh(ax, f.countries["country"].to_list(), f.countries["gross_revenue_gbp"].to_list(), f"Top {TOP} countries, gross revenue (GBP)", COLOURS["gbp"])
+def _products(f: KpiFigures) -> str:
+    return charts.bar_chart(
+        f"Top {TOP} products, revenue (GBP)", f.products["label"].to_list(), f.products["revenue_gbp"].to_list(),
+        COLOURS["eur"], horizontal=True,
+    )
 
 
-def _products(ax, f: KpiFigures) -> None:
-    _barh(ax, f.products["label"].to_list(), f.products["revenue_gbp"].to_list(), f"Top {TOP} products, revenue (GBP)", COLOURS["eur"])
+def _segments(f: KpiFigures) -> str:
+    return charts.bar_chart(
+        "Customers per RFM segment", f.segments["segment"].to_list(), f.segments["customers"].to_list(), COLOURS["usd"]
+    )
 
 
-def _segments(ax, f: KpiFigures) -> None:
-    ax.bar(f.segments["segment"].to_list(), f.segments["customers"].to_list(), color=COLOURS["usd"])
-    ax.set_title("Customers per RFM segment")
-    ax.tick_params(axis="x", rotation=30, labelsize=8)
+QUALITY_COLOURS = ("#1f4e79", "#2e8b57", "#c0504d", "#8064a2", "#f79646", "#4bacc6", "#7f7f7f", "#9bbb59")
 
 
-def _quality(ax, f: KpiFigures) -> None:
-    for table, part in f.quality.partition_by("table", as_dict=True, maintain_order=True).items():
-        ax.plot(part["business_date"].to_list(), part["score"].to_list(), lw=1, label=table[0])
+def _quality(f: KpiFigures) -> str:
+    # One line per table over every business date scored (a date a table has no score for breaks its line).
+    days = f.quality["business_date"].unique().sort()
+    wide = (
+        f.quality.pivot(on="table", index="business_date", values="score", aggregate_function="first")
+        if f.quality.height
+        else pl.DataFrame({"business_date": days})
+    )
+    wide = pl.DataFrame({"business_date": days}).join(wide, on="business_date", how="left").sort("business_date")
+    tables = [c for c in wide.columns if c != "business_date"]
+    series = {t: (wide[t].to_list(), QUALITY_COLOURS[i % len(QUALITY_COLOURS)]) for i, t in enumerate(tables)}
     lowest = f.quality["score"].min() if f.quality.height else 0.0
-    ax.set_ylim(max(0.0, (lowest or 0.0) - 0.05), 1.005)  # room to see a dip, not a flat line at the top
-    ax.set_title("Data-quality score per business date")
-    ax.legend(frameon=False, fontsize=8)
-    ax.tick_params(axis="x", rotation=45)
+    # Room to see a dip, not a flat line at the top.
+    return charts.line_chart(
+        "Data-quality score per business date", days.to_list(), series, y_range=(max(0.0, (lowest or 0.0) - 0.05), 1.0)
+    )
 
 
 CHARTS = (
@@ -147,38 +132,14 @@ CHARTS = (
 )
 
 
-def _save(fig, fmt: str, dpi: int = 90) -> bytes:
-    """The figure's bytes, the same for the same figures (no drawing date, SVG ids from a fixed salt): a
-    rebuilt report equals the one a clean run writes."""
-    buffer = io.BytesIO()
-    metadata = {"Date": None} if fmt == "svg" else {}
-    plt = _pyplot()
-    with plt.rc_context({"svg.hashsalt": "retail-pipeline"}):
-        fig.savefig(buffer, format=fmt, bbox_inches="tight", dpi=dpi, metadata=metadata)
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-def dashboard_png(f: KpiFigures) -> bytes:
+def dashboard_svg(f: KpiFigures) -> bytes:
     """All the charts on one image (the asset's page in the UI shows it)."""
-    # Two charts a row, about 1,000 px wide: the UI shows the image at its size, without scaling it down.
-    fig, axes = _pyplot().subplots(3, 2, figsize=(13, 13))
-    for ax, (_, draw) in zip(axes.flat, CHARTS, strict=False):
-        draw(ax, f)
-    axes.flat[-1].axis("off")
-    fig.tight_layout()
-    return _save(fig, "png", dpi=75)
+    return charts.grid([draw(f) for _, draw in CHARTS]).encode()
 
 
 def report_html(f: KpiFigures, title: str = "Retail KPI report") -> str:
     """One HTML file with the headline figures and each chart as inline SVG."""
-    sections = []
-    for name, draw in CHARTS:
-        fig, ax = _pyplot().subplots(figsize=(9, 4.5))
-        draw(ax, f)
-        fig.tight_layout()
-        svg = _save(fig, "svg").decode()
-        sections.append(f'<section id="{name}">{svg[svg.index("<svg"):]}</section>')
+    sections = [f'<section id="{name}">{draw(f)}</section>' for name, draw in CHARTS]
     totals = f.monthly.select(pl.col("gross_revenue_gbp", "gross_revenue_eur", "gross_revenue_usd", "orders").sum())
     gbp, eur, usd, orders = totals.row(0) if f.monthly.height else (0.0, 0.0, 0.0, 0)
     months = f"{f.monthly['month'].min()} .. {f.monthly['month'].max()}" if f.monthly.height else "no data"
@@ -204,20 +165,20 @@ section svg {{ width: 100%; height: auto; }}
 """
 
 
-def png_markdown(png: bytes) -> str:
-    """Markdown showing ``png`` inline (Dagster renders it on the asset's page)."""
-    return f"![KPI dashboard](data:image/png;base64,{base64.b64encode(png).decode()})"
+def svg_markdown(svg: bytes) -> str:
+    """Markdown showing ``svg`` inline (Dagster renders it on the asset's page)."""
+    return f"![KPI dashboard](data:image/svg+xml;base64,{base64.b64encode(svg).decode()})"
 
 
 def write_report(directory: Path, figures: KpiFigures, name: str = "kpi_report") -> tuple[Path, bytes]:
-    """Write ``<name>.html`` and ``<name>.png`` into ``directory``; the page's path and the dashboard PNG.
-    Each file is written beside its target, then renamed: a browser reloading the report never gets half a
-    page."""
+    """Write ``<name>.html`` and ``<name>.svg`` (the dashboard) into ``directory``; the page's path and the
+    dashboard. Each file is written beside its target, then renamed: a browser reloading the report never
+    gets half a page."""
     directory.mkdir(parents=True, exist_ok=True)
-    png = dashboard_png(figures)
+    svg = dashboard_svg(figures)
     page = directory / f"{name}.html"
-    for target, content in ((page, report_html(figures).encode()), (directory / f"{name}.png", png)):
+    for target, content in ((page, report_html(figures).encode()), (directory / f"{name}.svg", svg)):
         staging = target.with_name(f".{target.name}.tmp")
         staging.write_bytes(content)
         staging.replace(target)
-    return page, png
+    return page, svg

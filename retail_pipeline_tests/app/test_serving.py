@@ -60,8 +60,9 @@ def test_a_run_builds_the_star_the_marts_the_warehouse_and_the_report(days_run):
     assert "<script" not in page and "<link" not in page and "src=" not in page  # self-contained
     history = next(r for r in report.runs if r.job == "history_job")
     markdown = history.metadata["gold/kpi_report"]["dashboard"]
-    png = base64.b64decode(markdown.removeprefix("![KPI dashboard](data:image/png;base64,").removesuffix(")"))
-    assert png.startswith(b"\x89PNG") and (tmp_path / "reports" / "kpi_report.png").read_bytes() == png
+    svg = base64.b64decode(markdown.removeprefix("![KPI dashboard](data:image/svg+xml;base64,").removesuffix(")"))
+    assert svg.startswith(b"<svg") and (tmp_path / "reports" / "kpi_report.svg").read_bytes() == svg
+    assert svg.count(b"<svg") == 6 and b"Gross revenue per month" in svg  # the five charts in one image
 
 
 def test_metadata_in_the_event_log_shows_no_customer_id_or_key(days_run):

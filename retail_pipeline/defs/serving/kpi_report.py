@@ -7,7 +7,7 @@ import polars as pl
 
 from retail_pipeline.adapters.build_state import record_whole
 from retail_pipeline.adapters.lakehouse import Lakehouse
-from retail_pipeline.adapters.report import kpi_figures, png_markdown, write_report
+from retail_pipeline.adapters.report import kpi_figures, svg_markdown, write_report
 from retail_pipeline.core import tables
 from retail_pipeline.defs.policies import input_of
 from retail_pipeline.defs.resources import ReportsDir
@@ -23,7 +23,7 @@ from retail_pipeline.defs.resources import ReportsDir
         "scorecard": input_of(tables.DQ_SCORECARD),
     },
     group_name="serving",
-    kinds={"html", "matplotlib"},
+    kinds={"html", "svg"},
 )
 def kpi_report(
     context: dg.AssetExecutionContext,
@@ -39,13 +39,13 @@ def kpi_report(
     and the data-quality score over time, as one self-contained HTML file under ``data/reports/``
     (``RETAIL_REPORTS_DIR``); the same charts show on this page as one image."""
     figures = kpi_figures(monthly, country_sales, product_performance, customer_rfm, scorecard)
-    page, png = write_report(Path(reports.directory), figures)
+    page, svg = write_report(Path(reports.directory), figures)
     inputs = [tables.MONTHLY_KPIS, tables.COUNTRY_SALES, tables.PRODUCT_PERFORMANCE, tables.CUSTOMER_RFM, tables.DQ_SCORECARD]
     record_whole(lakehouse, tables.KPI_REPORT, [table.path for table in inputs], context.run_id)
     return dg.MaterializeResult(
         metadata={
             "report": dg.MetadataValue.path(str(page.resolve())),
-            "dashboard": dg.MetadataValue.md(png_markdown(png)),
+            "dashboard": dg.MetadataValue.md(svg_markdown(svg)),
             "months": figures.monthly.height,
         }
     )
