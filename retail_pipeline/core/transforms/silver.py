@@ -212,9 +212,10 @@ def build_silver(
         typed.filter(pl.col("reason_code").is_null())
         .select(*business, "_partition_date", *SOURCE_ORDER, "_file_sha256")
         .rename(business)
-        # The survivor of exact duplicates is the first by (file, row): sort, then keep first occurrences.
-        .sort(*SOURCE_ORDER, nulls_last=False)
-        # Equal rows share invoice_ts, hence their business date: no need to partition the comparison by day.
+        # The survivor of exact duplicates is the first by (file, row). Equal rows share invoice_ts, hence
+        # their business date: sorted once by (date, file, row), which is also silver's order, the first
+        # occurrence of each row is the first by (file, row).
+        .sort(pl.col("invoice_ts").dt.date(), *SOURCE_ORDER, nulls_last=False)
         .with_columns(pl.struct(BUSINESS_COLUMNS).is_first_distinct().alias("__first"))
     )
 
@@ -233,16 +234,16 @@ def build_silver(
             pl.col("stock_code").str.contains(r"^\d{5}").alias("is_product"),
             pl.lit(run_id).alias("_run_id"),
         )
-        .join(countries, on="country_key", how="left")
-        .join(rates, on="invoice_date", how="left")
-        .join(fixings, how="cross")
+        # The joins keep the rows in that order (no second sort).
+        .join(countries, on="country_key", how="left", maintain_order="left")
+        .join(rates, on="invoice_date", how="left", maintain_order="left")
+        .join(fixings, how="cross", maintain_order="left")
         .with_columns(
             line_total.alias("line_total_gbp"),
             (line_total * pl.col("gbp_eur")).alias("line_total_eur"),
             (line_total * pl.col("gbp_usd")).alias("line_total_usd"),
             fx_missing_reason().alias("fx_missing_reason"),
         )
-        .sort("invoice_date", *SOURCE_ORDER, nulls_last=False)
     )
     transactions = conform(transactions, SILVER_TRANSACTIONS)
 
