@@ -146,6 +146,9 @@ def line_conservation_failures(files: pl.LazyFrame, bronze: pl.LazyFrame, erased
     return line_accounting(files, bronze, erased).filter(LINES_COMPLETE & LINES_MISPLACED)
 
 
+REVENUE = [f"{kind}_revenue_{ccy}" for ccy in CURRENCIES for kind in ("gross", "cancelled")]
+
+
 def revenue_mismatches(silver: pl.LazyFrame, daily_sales: pl.LazyFrame) -> pl.DataFrame:
     """Dates where gold's gross or cancelled revenue differs from the sum of silver's lines, per currency."""
     measures = []
@@ -155,11 +158,19 @@ def revenue_mismatches(silver: pl.LazyFrame, daily_sales: pl.LazyFrame) -> pl.Da
             total.filter(IS_GROSS).sum().alias(f"gross_revenue_{ccy}"),
             (-total.filter(IS_CANCELLATION).sum()).alias(f"cancelled_revenue_{ccy}"),
         ]
-    names = [m.meta.output_name() for m in measures]
-    from_silver = silver.group_by("invoice_date").agg(measures)
-    from_gold = daily_sales.group_by("invoice_date").agg(pl.col(names).sum())
-    joined = from_silver.join(from_gold, on="invoice_date", how="full", suffix="_gold", coalesce=True).fill_null(0.0)
-    off = pl.any_horizontal([(pl.col(n) - pl.col(f"{n}_gold")).abs() > MONEY_TOLERANCE for n in names])
+    return _mismatches(silver.group_by("invoice_date").agg(measures), daily_sales)
+
+
+def total_mismatches(detail: pl.LazyFrame, summary: pl.LazyFrame) -> pl.DataFrame:
+    """Values of ``invoice_date`` (a date or a month) where ``summary``'s gross or cancelled revenue differs
+    from the sum of ``detail``'s (e.g. the monthly marts against gold/daily_sales)."""
+    return _mismatches(detail.group_by("invoice_date").agg(pl.col(REVENUE).sum()), summary)
+
+
+def _mismatches(expected: pl.LazyFrame, gold: pl.LazyFrame) -> pl.DataFrame:
+    from_gold = gold.group_by("invoice_date").agg(pl.col(REVENUE).sum())
+    joined = expected.join(from_gold, on="invoice_date", how="full", suffix="_gold", coalesce=True).fill_null(0.0)
+    off = pl.any_horizontal([(pl.col(n) - pl.col(f"{n}_gold")).abs() > MONEY_TOLERANCE for n in REVENUE])
     return joined.filter(off).sort("invoice_date").collect()
 
 

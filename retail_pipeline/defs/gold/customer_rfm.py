@@ -14,7 +14,7 @@ def customer_rfm(context: dg.AssetExecutionContext, silver: pl.LazyFrame) -> pl.
     """Per customer with a purchase: recency, frequency and monetary value, their 1-5 scores, the RFM
     segment (champions, loyal, new, potential loyalists, at risk, hibernating, lost), and the customer
     features: average basket, tenure and average days between orders."""
-    frame = marts.customer_rfm(silver).collect()
+    frame = marts.customer_rfm(silver).collect(engine="streaming")  # order-free aggregates, as product_features
     context.add_output_metadata(
         {f"customers_{segment}": n for segment, n in sorted(frame.group_by("segment").len().iter_rows())}
     )

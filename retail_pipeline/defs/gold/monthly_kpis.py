@@ -6,7 +6,7 @@ import polars as pl
 from retail_pipeline.adapters.history_refresh import months_behind
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.core import tables
-from retail_pipeline.core.invariants import revenue_mismatches
+from retail_pipeline.core.invariants import total_mismatches
 from retail_pipeline.core.transforms import kpis
 from retail_pipeline.defs.checks import blocking_check, check_result, contract_check
 from retail_pipeline.defs.policies import HISTORY_MART, SILVER_IN, key_of
@@ -30,10 +30,13 @@ def monthly_kpis(context: dg.AssetExecutionContext, silver: pl.LazyFrame, lakeho
 
 @blocking_check(asset=key_of(tables.MONTHLY_KPIS))
 def monthly_revenue_reconciles_with_silver(lakehouse: Lakehouse) -> dg.AssetCheckResult:
-    """Over the whole history, the monthly marts' revenue equals silver's lines, per currency."""
-    silver = lakehouse.scan(tables.SILVER_TRANSACTIONS.path).with_columns(pl.col("invoice_date").dt.truncate("1mo"))
+    """Over the whole history, each month's gross and cancelled revenue per currency equals silver's lines,
+    summed from ``gold/daily_sales``: its dates are reconciled with silver's lines by the blocking check
+    ``revenue_reconciles_with_silver`` before any whole-history output is built, and its rows are a few per
+    date where silver's are thousands (0.5 s of each refresh at 10M rows read silver whole)."""
+    daily = lakehouse.scan(tables.DAILY_SALES.path).with_columns(pl.col("invoice_date").dt.truncate("1mo"))
     monthly = lakehouse.scan(tables.MONTHLY_KPIS.path).rename({"month": "invoice_date"})
-    failures = revenue_mismatches(silver, monthly)
+    failures = total_mismatches(daily, monthly)
     return check_result(failures, "months where gold's revenue differs from silver's")
 
 
