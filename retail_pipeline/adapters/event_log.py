@@ -32,6 +32,10 @@ from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, Sq
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import serialize_value
 
+# SQLite binds at most 32,766 values per statement: a check planned over every day since 2010 (8 values a
+# row) would pass that in one.
+PLANNED_ROWS_PER_STATEMENT = 1000
+
 
 def _tune(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
@@ -86,8 +90,10 @@ class FastSqliteEventLogStorage(ConsolidatedSqliteEventLogStorage):
             evaluation_event_timestamp=datetime.fromtimestamp(event.timestamp, timezone.utc).replace(tzinfo=None),
             evaluation_event_storage_id=event_id,
         )
+        rows = [{**common, "partition": p} for p in partitions]
         with self.index_connection() as conn:
-            conn.execute(AssetCheckExecutionsTable.insert().values([{**common, "partition": p} for p in partitions]))
+            for start in range(0, len(rows), PLANNED_ROWS_PER_STATEMENT):
+                conn.execute(AssetCheckExecutionsTable.insert().values(rows[start : start + PLANNED_ROWS_PER_STATEMENT]))
 
     def store_event_batch(self, events) -> None:
         kinds = {event.get_dagster_event().event_type for event in events if event.is_dagster_event}

@@ -108,8 +108,10 @@ def _range_run_with_a_check(home: Path) -> dict:
 def test_the_fast_store_records_range_runs_as_the_stock_store_does(tmp_path, monkeypatch):
     """Planned checks written by the fast store, and materialisations written in batches
     (``DAGSTER_EVENT_BATCH_SIZE``), give what the stock store stores one event at a time."""
+    import retail_pipeline.adapters.event_log as event_log
     from retail_pipeline.adapters.event_log import FastSqliteEventLogStorage
 
+    monkeypatch.setattr(event_log, "PLANNED_ROWS_PER_STATEMENT", 2)  # three days' planned checks in two statements
     batches = []
     store_batch = FastSqliteEventLogStorage.store_event_batch
     monkeypatch.setattr(
