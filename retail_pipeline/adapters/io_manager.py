@@ -26,6 +26,7 @@ from retail_pipeline.adapters.partition_metadata import add_partition_metadata
 from retail_pipeline.adapters.writer_lock import DEFAULT_LEASE_SECONDS, LakehouseUnreachable, writer_lock
 from retail_pipeline.core import tables
 from retail_pipeline.core.dates import Window
+from retail_pipeline.core.invariants import contract_failures, describe_failures
 from retail_pipeline.core.preview import markdown_preview
 
 PARTITION_COLUMN = "partition_column"
@@ -101,8 +102,13 @@ def _inputs_unchanged(lakehouse: Lakehouse, identity: tuple[str, str] | None):
 
 def _record(lakehouse: Lakehouse, context: dg.OutputContext, table: str, window: Window | None, frame: pl.DataFrame) -> None:
     """What ``table`` was just built from, in the build log (registry tables only)."""
+    _record_step(lakehouse, _step_identity(context), table, window, frame)
+
+
+def _record_step(
+    lakehouse: Lakehouse, identity: tuple[str, str] | None, table: str, window: Window | None, frame: pl.DataFrame
+) -> None:
     entry = tables.BY_PATH.get(table)
-    identity = _step_identity(context)
     if entry is None or identity is None:
         return
     read = set(_READ.get(identity, {}))
@@ -116,6 +122,54 @@ def _record(lakehouse: Lakehouse, context: dg.OutputContext, table: str, window:
         build_state.record_whole(lakehouse, table, sorted(read), run_id, pending=entry.checked)
     else:
         build_state.record_content(lakehouse, table, frame, run_id, pending=entry.checked)
+
+
+def write_side_table(context: dg.AssetExecutionContext, lakehouse: Lakehouse, table: tables.Table, frame: pl.DataFrame, window: Window) -> None:
+    """Write the days of ``window`` of ``table``, a daily table that is a by-product of the running asset's step
+    (``bronze/erased_rows``, ``silver/partition_stats``), as the IO manager writes an output: checked against
+    its contract first (a failure fails the step, naming the rules), recorded in the build log with the
+    tables the step read. It is not a Dagster asset: a range run would store one more materialisation event
+    per day for it (363 in a year-long run), and what a user looks at is on its owner's events."""
+    failures = contract_failures(table.contract, frame)
+    if failures.height:
+        rules = failures.group_by("column", "check", maintain_order=True).len()
+        named = "; ".join(f"{column or 'the row'}: {check} ({n})" for column, check, n in rules.iter_rows())
+        raise dg.Failure(
+            f"{table.path}: {failures.height} contract failures, nothing written: {named} "
+            f"({describe_failures(failures, frame, table.date_column)})"
+        )
+    step = context.get_step_execution_context()
+    if not isinstance(getattr(context.resources, "io_manager", None), DeltaIOManager):
+        # A run that keeps its outputs in memory (``dg.materialize_to_memory``: asset logic tested without
+        # the lakehouse) keeps its side tables there too, for ``read_side_table`` in its later steps.
+        if len(_IN_MEMORY) >= _READ_BOUND:
+            del _IN_MEMORY[next(iter(_IN_MEMORY))]
+        _IN_MEMORY[(step.run_id, table.path)] = frame
+        return
+    identity = (step.run_id, step.step.key)
+    try:
+        lakehouse.write(
+            table.path, frame, date_column=table.date_column, window=window,
+            inputs_unchanged=_inputs_unchanged(lakehouse, identity),
+        )
+    except StaleInputsError as exc:
+        _READ.pop(identity, None)
+        context.log.warning(str(exc))
+        raise dg.RetryRequested(max_retries=3, seconds_to_wait=1) from exc
+    _record_step(lakehouse, identity, table.path, window, frame)
+
+
+def read_side_table(context: dg.AssetExecutionContext, lakehouse: Lakehouse, table: tables.Table, window: Window) -> pl.LazyFrame:
+    """The days of ``window`` of a side table its upstream step wrote (in memory in a run that keeps its
+    outputs there)."""
+    held = _IN_MEMORY.get((context.run_id, table.path))
+    if held is not None:
+        return held.lazy().filter(window.expr(table.date_column))
+    return lakehouse.scan(table.path, table.date_column, window)
+
+
+# (run id, side table) -> its frame, for runs whose IO manager keeps outputs in memory.
+_IN_MEMORY: dict[tuple[str, str], pl.DataFrame] = {}
 
 
 def _per_partition(

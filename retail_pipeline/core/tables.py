@@ -26,6 +26,9 @@ class Table:
     contract: type[pa.DataFrameModel]
     date_column: str | None = None  # set for daily tables: the business-date column runs overwrite by
     append_only: bool = False  # fetch logs: a write adds the rows of new payloads, never replaces
+    # A side table: written by the step of the asset named here, not an asset of its own (a daily asset costs
+    # a materialisation event per day of every range run; these are by-products users read with the others).
+    side_of: str | None = None
 
     @property
     def layer(self) -> str:
@@ -34,6 +37,10 @@ class Table:
     @property
     def name(self) -> str:
         return self.path.split("/")[1]
+
+    @property
+    def is_asset(self) -> bool:
+        return self.side_of is None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -63,7 +70,7 @@ class Table:
 
 MANIFEST = Table("bronze/landed_files", contracts.LandedFilesModel)
 BRONZE_TRANSACTIONS = Table("bronze/transactions", contracts.BronzeTransactionsModel, "_partition_date")
-ERASED_ROWS = Table("bronze/erased_rows", contracts.ErasedRowsModel, "_partition_date")
+ERASED_ROWS = Table("bronze/erased_rows", contracts.ErasedRowsModel, "_partition_date", side_of="bronze/transactions")
 ERASED_CUSTOMERS = Table("bronze/erased_customers", contracts.ErasedCustomersModel)
 FX_RATES = Table("bronze/fx_rates", contracts.FxRatesModel, append_only=True)
 COUNTRIES = Table("bronze/countries", contracts.CountriesModel, append_only=True)
@@ -71,7 +78,7 @@ FX_DAILY = Table("silver/fx_daily", contracts.FxDailyModel)
 DIM_COUNTRY = Table("silver/dim_country", contracts.DimCountryModel)
 SILVER_TRANSACTIONS = Table("silver/transactions", contracts.SilverTransactionsModel, "invoice_date")
 QUARANTINE = Table("silver/quarantine", contracts.SilverQuarantineModel, "_partition_date")
-PARTITION_STATS = Table("silver/partition_stats", contracts.PartitionStatsModel, "business_date")
+PARTITION_STATS = Table("silver/partition_stats", contracts.PartitionStatsModel, "business_date", side_of="silver/transactions")
 DAILY_SALES = Table("gold/daily_sales", contracts.DailySalesModel, "invoice_date")
 DQ_SCORECARD = Table("gold/dq_scorecard", contracts.DqScorecardModel, "business_date")
 FACT_SALES = Table("gold/fact_sales", contracts.FactSalesModel, "invoice_date")

@@ -13,7 +13,8 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def _assets(*selected: tables.Table) -> dg.AssetSelection:
-    return dg.AssetSelection.assets(*(key_of(table) for table in selected))
+    """The assets of ``selected`` (a side table comes with the asset whose step writes it)."""
+    return dg.AssetSelection.assets(*(key_of(table) for table in selected if table.is_asset))
 
 
 LANDING = _assets(tables.MANIFEST)

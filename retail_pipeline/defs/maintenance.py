@@ -32,7 +32,7 @@ def maintain_tables(context: dg.OpExecutionContext, config: MaintenanceConfig, l
 
 def _maintain_one(context: dg.OpExecutionContext, lakehouse: Lakehouse, table: str, retention_hours: int) -> None:
     done = maintain(lakehouse, table, retention_hours)
-    if table in tables.BY_PATH:  # the build log is lakehouse state, not an asset
+    if table in tables.BY_PATH and tables.BY_PATH[table].is_asset:  # the build log and side tables are not assets
         context.log_event(dg.AssetObservation(asset_key=dg.AssetKey(table.split("/")), metadata=done.metadata()))
     context.log.info(
         f"{table}: {done.before.stored} -> {done.after.stored} data files stored, "

@@ -53,7 +53,7 @@ def build_nightly_schedule(settings: Settings) -> dg.ScheduleDefinition:
         healing, _, _ = plan_requests(
             lakehouse, LandingCursor(), book, settings.max_partitions_per_run, time.time(), settings.retry_backoff_s, context.log
         )
-        daily = [key_of(table) for table in tables.DAILY_TABLES]
+        daily = [key_of(table) for table in tables.DAILY_TABLES if table.is_asset]
         return [
             dg.RunRequest(run_key=f"nightly-{day}", partition_key=day.isoformat()),
             *(

@@ -9,7 +9,7 @@ from retail_pipeline.adapters.lakehouse import SCHEMA_VERSION, Lakehouse
 from retail_pipeline.adapters.maintenance import files, maintain
 from retail_pipeline.app.runner import backfill
 from retail_pipeline.core.dates import Window
-from retail_pipeline.core.tables import SQL_TABLES
+from retail_pipeline.core.tables import BY_PATH, SQL_TABLES
 from retail_pipeline.defs.definitions import build_definitions
 from retail_pipeline.defs.resources import build_resources
 from retail_pipeline_tests.app.test_pipeline import assert_same_tables, snapshot, write_days
@@ -55,6 +55,7 @@ def test_the_maintenance_job_after_a_day_by_day_backfill(landing, tmp_path):
     tables = snapshot(house)
     stored = files(house, "silver/transactions").stored
     assert stored >= 3  # one file per day's run
+    assert files(house, "silver/partition_stats").stored >= 3
 
     defs = build_definitions(resources=build_resources(str(landing), str(root)))
     result = defs.resolve_job_def("maintenance_job").execute_in_process(
@@ -66,9 +67,12 @@ def test_the_maintenance_job_after_a_day_by_day_backfill(landing, tmp_path):
         for e in result.all_events
         if e.event_type_value == "ASSET_OBSERVATION"
     }
-    assert set(observed) == {t for t in SQL_TABLES.values() if house.exists(t)}
+    # An observation per asset table; the side tables (not assets) are maintained all the same.
+    assert set(observed) == {t for t in SQL_TABLES.values() if house.exists(t) and BY_PATH[t].is_asset}
     silver = observed["silver/transactions"]
     assert (silver["files_stored_before"], silver["files_stored_after"], silver["files_active_after"]) == (stored, 1, 1)
+    stats = files(house, "silver/partition_stats")
+    assert (stats.stored, stats.active) == (1, 1)
     assert_same_tables(tables, snapshot(house))
 
 
@@ -76,4 +80,6 @@ def test_the_table_catalogue_lists_every_delta_table_of_the_graph(landing, lakeh
     defs = build_definitions(resources=build_resources(str(landing), str(lakehouse_root)))
     not_delta = {"gold/warehouse", "gold/kpi_report"}
     keys = {"/".join(key.path) for key in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert set(SQL_TABLES.values()) == keys - not_delta
+    side = {path for path, table in BY_PATH.items() if not table.is_asset}
+    assert side == {"bronze/erased_rows", "silver/partition_stats"}
+    assert set(SQL_TABLES.values()) == (keys - not_delta) | side

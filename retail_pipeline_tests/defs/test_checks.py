@@ -172,7 +172,6 @@ def test_checks_pass_on_a_clean_run(landing, lakehouse_root):
         "bronze/transactions",
         "silver/transactions",
         "silver/quarantine",
-        "silver/partition_stats",
         "gold/daily_sales",
         "gold/monthly_kpis",
         "gold/dq_scorecard",
@@ -444,3 +443,46 @@ def test_failing_checks_put_no_customer_id_in_the_event_log(landing, lakehouse_r
     forbidden = [*ids, "7351 9026", *(str(customer_key(i)) for i in ids)]
     leaks = [(word, line[:300]) for line in logged for word in forbidden if word in line]
     assert not leaks, leaks
+
+
+def test_a_side_table_that_breaks_its_contract_is_not_written(tmp_path):
+    """silver/partition_stats is written by silver's step, not by the IO manager: its contract is checked on
+    the way, and a failure stops the step with the rule, before anything is written."""
+    from retail_pipeline.adapters.io_manager import write_side_table
+    from retail_pipeline.adapters.lakehouse import Lakehouse
+    from retail_pipeline.core import tables
+
+    house = Lakehouse(root=str(tmp_path / "lake"))
+    stats = pl.DataFrame(
+        {"business_date": [D1], "bronze_rows": [3], "silver_rows": [1], "quarantined_rows": [0], "duplicates_dropped": [-1],
+         "quarantined_by_reason": [[]], "_run_id": ["r"]},
+        schema_overrides={"quarantined_by_reason": pl.List(pl.Struct({"reason_code": pl.String, "rows": pl.Int64}))},
+    ).cast(dict(tables.PARTITION_STATS.schema))
+    try:
+        write_side_table(None, house, tables.PARTITION_STATS, stats, Window(D1, D2))
+    except dg.Failure as exc:
+        assert "silver/partition_stats" in str(exc) and "duplicates_dropped" in str(exc)
+    else:
+        raise AssertionError("a partition_stats row with -1 duplicates was accepted")
+    assert not house.exists(tables.PARTITION_STATS.path)
+
+
+def test_side_tables_are_written_by_their_owners_and_are_not_assets(landing, lakehouse_root):
+    from retail_pipeline.core import tables
+
+    write_days(landing)
+    resources = build_resources(str(landing), str(lakehouse_root))
+    defs = build_definitions(resources=resources)
+    keys = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
+    assert {"bronze/erased_rows", "silver/partition_stats"}.isdisjoint(keys)
+    assert _run(resources, REFERENCE, "2010-12-01", "2010-12-01").success
+    result = _run(resources, ["bronze/transactions", "silver/transactions", "silver/quarantine"], "2010-12-01", "2010-12-03")
+    assert result.success
+    house = resources["lakehouse"]
+    stats = house.read(tables.PARTITION_STATS.path).sort("business_date")
+    assert stats["business_date"].to_list() == [date(2010, 12, 1), date(2010, 12, 2), date(2010, 12, 3)]
+    bronze = house.read(tables.BRONZE_TRANSACTIONS.path).group_by("_partition_date").len().sort("_partition_date")
+    assert stats.sort("business_date")["bronze_rows"].to_list() == bronze["len"].to_list()
+    assert house.exists(tables.ERASED_ROWS.path)
+    materialised = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialised == {"bronze/transactions", "silver/transactions", "silver/quarantine"}

@@ -100,7 +100,7 @@ def test_every_table_shows_its_columns_with_their_descriptions():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         specs = {spec.key.to_user_string(): spec for spec in build_definitions(Settings()).resolve_all_asset_specs()}
-    for table in tables.TABLES:
+    for table in (table for table in tables.TABLES if table.is_asset):  # a side table is not an asset
         columns = specs[table.path].metadata["dagster/column_schema"].columns
         assert [c.name for c in columns] == table.schema.names()
         assert all(c.description for c in columns), f"{table.path}: a column has no description"

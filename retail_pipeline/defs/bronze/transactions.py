@@ -1,5 +1,5 @@
-"""bronze/transactions and bronze/erased_rows: the raw records of each business date, and the count of those
-left out for erasure."""
+"""bronze/transactions: the raw records of each business date; and bronze/erased_rows, the count of those
+left out for erasure, a side table its step writes (``adapters/io_manager.write_side_table``)."""
 
 from datetime import date, datetime, timedelta, timezone
 
@@ -8,6 +8,7 @@ import polars as pl
 
 from retail_pipeline.adapters.build_state import record_source_changed
 from retail_pipeline.adapters.erasure_register import registered
+from retail_pipeline.adapters.io_manager import write_side_table
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.lakehouse_state import read_manifest
 from retail_pipeline.adapters.landing_zone import LandingZone
@@ -42,13 +43,6 @@ from retail_pipeline.defs.policies import DAILY, DELTA, input_of, key_of
             "those of the customers in the erasure register.",
             kinds=DELTA,
         ),
-        "erased_rows": dg.AssetOut(
-            key=key_of(tables.ERASED_ROWS),
-            description="Per business date and landing-file version, the records left out of bronze because "
-            "their customer is in the erasure register (counts only, no customer id): with bronze's rows they "
-            "account for every record of the active files.",
-            kinds=DELTA,
-        ),
     },
     ins={"manifest": input_of(tables.MANIFEST)},
     deps=[erased_customers],
@@ -59,8 +53,10 @@ def transactions(
     context: dg.AssetExecutionContext, manifest: pl.LazyFrame, landing: LandingZone, lakehouse: Lakehouse
 ):
     """Bronze transactions of the run's business dates from the active landing files, less the erased
-    customers' records, and the count of those records (both outputs are always written together, so the
-    count never describes another version of bronze)."""
+    customers' records. The same step writes ``bronze/erased_rows`` (per business date and landing-file
+    version, the records left out because their customer is in the erasure register: counts only, no
+    customer id; with bronze's rows they account for every record of the active files), right after
+    bronze, so the count never describes another version of bronze."""
     window = Window(*window_dates(context))
     valid_start, valid_end = partition_bounds()
     ingested_at = datetime.now(timezone.utc)
@@ -111,14 +107,12 @@ def transactions(
     # Each day's erased count on its own event, the run's file count on its last (adapters/partition_metadata.py).
     day = tables.ERASED_ROWS.date_column
     per_day = erased.group_by(day).agg(pl.col("rows_erased").sum())
-    for key in (key_of(tables.BRONZE_TRANSACTIONS), key_of(tables.ERASED_ROWS)):
-        add_partition_metadata(
-            context.add_asset_metadata, key, context.partition_keys, per_day, day,
-            last={"files_read": len(parts)} if key == key_of(tables.BRONZE_TRANSACTIONS) else None,
-            default={"rows_erased": 0},
-        )
+    add_partition_metadata(
+        context.add_asset_metadata, key_of(tables.BRONZE_TRANSACTIONS), context.partition_keys, per_day, day,
+        last={"files_read": len(parts)}, default={"rows_erased": 0},
+    )
     yield dg.Output(frame.lazy(), "transactions")
-    yield dg.Output(erased.lazy(), "erased_rows")
+    write_side_table(context, lakehouse, tables.ERASED_ROWS, erased, window)
 
 
 def _read_window(
@@ -148,7 +142,7 @@ matches_contract = contract_check(tables.BRONZE_TRANSACTIONS)
 
 
 @daily_check(
-    asset=key_of(tables.BRONZE_TRANSACTIONS), blocking=True, additional_deps=[key_of(tables.MANIFEST), key_of(tables.ERASED_ROWS)]
+    asset=key_of(tables.BRONZE_TRANSACTIONS), blocking=True, additional_deps=[key_of(tables.MANIFEST)]
 )
 def every_line_is_in_bronze(context: dg.AssetCheckExecutionContext, lakehouse: Lakehouse) -> dg.AssetCheckResult:
     """Every physical line of each active landing file holding a date written is in exactly one record of

@@ -1,15 +1,18 @@
-"""silver/transactions, silver/quarantine and silver/partition_stats: typed, validated, deduplicated, enriched
-sales lines, the rows that cannot be trusted, and where every bronze row went; and their checks."""
+"""silver/transactions and silver/quarantine: typed, validated, deduplicated, enriched sales lines and the rows
+that cannot be trusted; silver/partition_stats, where every bronze row went, a side table of their step
+(``adapters/io_manager.write_side_table``); and their checks."""
 
 from datetime import date
 
 import dagster as dg
 import polars as pl
 
+from retail_pipeline.adapters.io_manager import write_side_table
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.partition_metadata import add_partition_metadata
 from retail_pipeline.core import tables
 from retail_pipeline.core.contracts import BUSINESS_COLUMNS
+from retail_pipeline.core.dates import Window
 from retail_pipeline.core.invariants import row_conservation_failures
 from retail_pipeline.core.transforms.silver import build_silver
 from retail_pipeline.defs.checks import (
@@ -40,12 +43,6 @@ from retail_pipeline.defs.resources import QualityThresholds
             "range), as they arrived, with a stable reason_code and a sentence saying what is wrong.",
             kinds=DELTA,
         ),
-        "partition_stats": dg.AssetOut(
-            key=key_of(tables.PARTITION_STATS),
-            description="Per business date: bronze rows, silver rows, quarantined rows (by reason) and "
-            "duplicates dropped. bronze = silver + quarantined + duplicates on every row.",
-            kinds=DELTA,
-        ),
     },
     ins={
         "bronze": input_of(tables.BRONZE_TRANSACTIONS),
@@ -56,8 +53,16 @@ from retail_pipeline.defs.resources import QualityThresholds
     group_name="silver",
 )
 def silver_transactions(
-    context: dg.AssetExecutionContext, bronze: pl.LazyFrame, fx_daily: pl.LazyFrame, dim_country: pl.LazyFrame
+    context: dg.AssetExecutionContext,
+    bronze: pl.LazyFrame,
+    fx_daily: pl.LazyFrame,
+    dim_country: pl.LazyFrame,
+    lakehouse: Lakehouse,
 ):
+    """Silver's lines and quarantine of the run's business dates. The same step then writes
+    ``silver/partition_stats``: per business date, bronze rows, silver rows, quarantined rows (by reason) and
+    duplicates dropped, bronze = silver + quarantined + duplicates on every row (the checks and the scorecard
+    read it)."""
     start, end = window_dates(context)
     valid_start, valid_end = partition_bounds()
     result = build_silver(bronze, fx_daily, dim_country, start, end, valid_start, valid_end, context.run_id)
@@ -84,17 +89,18 @@ def silver_transactions(
         .pivot(on="reason", index=day, values="len", sort_columns=True)
     ) if result.quarantine.height else pl.DataFrame(schema={day: pl.Date})
     add_partition_metadata(context.add_asset_metadata, key_of(tables.QUARANTINE), context.partition_keys, by_reason, day)
-    return result.transactions.lazy(), result.quarantine.lazy(), stats.lazy()
+    yield dg.Output(result.transactions.lazy(), "transactions")
+    yield dg.Output(result.quarantine.lazy(), "quarantine")
+    write_side_table(context, lakehouse, tables.PARTITION_STATS, stats, Window(start, end))
 
 
 matches_contract = contract_check(tables.SILVER_TRANSACTIONS)
 quarantine_matches_contract = contract_check(tables.QUARANTINE)
-partition_stats_match_contract = contract_check(tables.PARTITION_STATS)
 
 
 @blocking_check(
     asset=key_of(tables.SILVER_TRANSACTIONS),
-    additional_deps=[key_of(tables.BRONZE_TRANSACTIONS), key_of(tables.QUARANTINE), key_of(tables.PARTITION_STATS)],
+    additional_deps=[key_of(tables.BRONZE_TRANSACTIONS), key_of(tables.QUARANTINE)],
 )
 def row_conservation(context: dg.AssetCheckExecutionContext, lakehouse: Lakehouse) -> dg.AssetCheckResult:
     """Every bronze row of each date written is in silver, in quarantine, or counted as a dropped duplicate."""
