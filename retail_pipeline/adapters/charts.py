@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import date
 from html import escape
 
+SVG_NS = "http://www.w3.org/2000/svg"
 FONT = 'font-family="system-ui, sans-serif"'
 WIDTH, HEIGHT = 900, 450
 LEFT, RIGHT, TOP, BOTTOM = 90, 45, 40, 80  # plot margins: room for tick labels and the title
@@ -38,7 +39,7 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 def _frame(title: str, width: int, height: int, body: list[str]) -> str:
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
+        f'<svg xmlns="{SVG_NS}" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
         f'<rect width="{width}" height="{height}" fill="white"/>'
         f'<text x="{width / 2:.0f}" y="24" text-anchor="middle" font-size="16" {FONT}>{escape(title)}</text>'
         + "".join(body)
@@ -84,11 +85,7 @@ def line_chart(
     body = _value_axis(ticks, to_y, x0, x1)
     shown = sorted(set(range(0, len(x), max(1, math.ceil(len(x) / 8)))) | ({len(x) - 1} if x else set()))
     for i in shown:
-        px = to_x(days[i])
-        body.append(
-            f'<text x="{px:.1f}" y="{y0 + 16:.1f}" text-anchor="end" font-size="11" {FONT} '
-            f'transform="rotate(-45 {px:.1f} {y0 + 16:.1f})">{x[i].isoformat()}</text>'
-        )
+        body.append(_label(to_x(days[i]), y0 + 16, x[i].isoformat(), rotate=-45))
     body.append(f'<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y0}" stroke="#888"/>')
     legend_x = x0 + 10
     for label, (vals, colour) in series.items():
@@ -104,6 +101,19 @@ def line_chart(
         body.append(f'<text x="{legend_x + 18}" y="{y1 - 12}" font-size="11" {FONT}>{escape(label)}</text>')
         legend_x += 30 + 7 * len(label)  # about the width of its text at 11 px
     return _frame(title, width, height, body)
+
+
+def _bar(x: float, y: float, width: float, height: float, colour: str, label: str, value: float) -> str:
+    return (
+        f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(width, 0):.1f}" height="{max(height, 0):.1f}" fill="{colour}">'
+        f"<title>{escape(label)}: {_number(value)}</title></rect>"
+    )
+
+
+def _label(x: float, y: float, text: str, rotate: int | None = None) -> str:
+    """A tick label ending at (x, y), turned by ``rotate`` degrees about that point."""
+    turn = f' transform="rotate({rotate} {x:.1f} {y:.1f})"' if rotate is not None else ""
+    return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="end" font-size="11" {FONT}{turn}>{escape(text)}</text>'
 
 
 def bar_chart(
@@ -133,13 +143,8 @@ def bar_chart(
         band = (y0 - y1) / n
         for i, (label, value) in enumerate(zip(labels, values, strict=True)):
             top = y1 + band * i + band * 0.15
-            body.append(
-                f'<rect x="{to_x(0):.1f}" y="{top:.1f}" width="{max(to_x(value) - to_x(0), 0):.1f}" '
-                f'height="{band * 0.7:.1f}" fill="{colour}"><title>{escape(label)}: {_number(value)}</title></rect>'
-            )
-            body.append(
-                f'<text x="{x0 - 6}" y="{top + band * 0.35 + 4:.1f}" text-anchor="end" font-size="11" {FONT}>{escape(label)}</text>'
-            )
+            body.append(_bar(to_x(0), top, to_x(value) - to_x(0), band * 0.7, colour, label, value))
+            body.append(_label(x0 - 6, top + band * 0.35 + 4, label))
     else:
         def to_y(value: float) -> float:
             return y0 - (y0 - y1) * (value - low) / (high - low)
@@ -148,15 +153,8 @@ def bar_chart(
         band = (x1 - x0) / n
         for i, (label, value) in enumerate(zip(labels, values, strict=True)):
             left_edge = x0 + band * i + band * 0.15
-            body.append(
-                f'<rect x="{left_edge:.1f}" y="{to_y(value):.1f}" width="{band * 0.7:.1f}" '
-                f'height="{max(to_y(0) - to_y(value), 0):.1f}" fill="{colour}"><title>{escape(label)}: {_number(value)}</title></rect>'
-            )
-            cx = left_edge + band * 0.35
-            body.append(
-                f'<text x="{cx:.1f}" y="{y0 + 16}" text-anchor="end" font-size="11" {FONT} '
-                f'transform="rotate(-30 {cx:.1f} {y0 + 16})">{escape(label)}</text>'
-            )
+            body.append(_bar(left_edge, to_y(value), band * 0.7, to_y(0) - to_y(value), colour, label, value))
+            body.append(_label(left_edge + band * 0.35, y0 + 16, label, rotate=-30))
     body.append(f'<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y0}" stroke="#888"/>')
     return _frame(title, width, height, body)
 
@@ -171,7 +169,7 @@ def grid(charts: Sequence[str], columns: int = 2, width: int = WIDTH, height: in
     ]
     total_w, total_h = width * columns, height * rows
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{shown_width}" height="{round(total_h * shown_width / total_w)}" '
+        f'<svg xmlns="{SVG_NS}" width="{shown_width}" height="{round(total_h * shown_width / total_w)}" '
         f'viewBox="0 0 {total_w} {total_h}"><rect width="{total_w}" height="{total_h}" fill="white"/>'
         + "".join(cells)
         + "</svg>"

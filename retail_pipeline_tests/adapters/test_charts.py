@@ -8,7 +8,7 @@ import pytest
 
 from retail_pipeline.adapters import charts
 
-NS = "{http://www.w3.org/2000/svg}"
+NS = "{" + charts.SVG_NS + "}"
 
 
 def test_nice_ticks_are_round_and_span_the_values():
