@@ -14,7 +14,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 # Range runs store their per-day materialisations in batches (retail_pipeline/adapters/event_log.py).
 export DAGSTER_EVENT_BATCH_SIZE ?= 500
 
-.PHONY: demo test dev install clean-data lock bench
+.PHONY: demo test dev install clean-data lock bench bench-api serve
 
 $(BIN)/.installed: pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required" or 0)'
@@ -43,6 +43,11 @@ test: install
 		if [ -s "$$log" ]; then echo "== native crash dump: $$log"; grep -v -e /pluggy/ -e /_pytest/ "$$log" | head -n 120; fi; \
 		done; exit $$status; }
 
+# The read API on the demo lakehouse, on the loopback: `make serve`, then a key from
+# `.venv/bin/retail-pipeline api-key create --name me --scopes read` (README "Serving").
+serve: install
+	$(BIN)/retail-pipeline serve --host 127.0.0.1 --port 8000
+
 dev: install
 	@mkdir -p data/dagster
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
@@ -58,3 +63,9 @@ clean-data:
 BENCH_ARGS ?=
 bench: install
 	$(BIN)/python -m retail_pipeline_tests.bench $(BENCH_ARGS)
+
+# `make bench-api`: the read API's requests/s and latencies on the loopback (builds a demo and a 10M-row
+# lakehouse, a few minutes); see retail_pipeline_tests/bench_api.py.
+BENCH_API_ARGS ?=
+bench-api: install
+	$(BIN)/python -m retail_pipeline_tests.bench_api $(BENCH_API_ARGS)

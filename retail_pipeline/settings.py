@@ -39,6 +39,11 @@ variable                               default                          meaning
 ``RETAIL_SQL_MEMORY_LIMIT``            2GB                              DuckDB's memory limit for one query
 ``RETAIL_SQL_TIMEOUT_S``               120                              seconds one query may run
 ``RETAIL_{FX,COUNTRIES}_API_*``        see ``ApiSettings``              the opt-in reference-data APIs
+``RETAIL_API_STATE_DIR``               the lakehouse's own              ``retail-pipeline serve``'s keys file
+``RETAIL_API_RATE_LIMIT_PER_S``        1000                             requests per second of one API key
+``RETAIL_API_RATE_BURST``              2000                             requests one key may make at once
+``RETAIL_API_PAGE_CAP``                5000                             most rows of one page (larger: clamped)
+``RETAIL_API_CORS_ORIGINS``            unset (CORS off)                 comma-separated origins browsers may use
 ``AWS_*``                              unset                            an object-store lakehouse's storage
 =====================================  ===============================  =========================================
 """
@@ -246,12 +251,19 @@ def lakehouse_outputs(root: str) -> tuple[str, str]:
         path = path.resolve()
     if path.name == Path(DEFAULT_LAKEHOUSE).name:
         return str(path.parent / "warehouse.duckdb"), str(path.parent / "reports")
-    if path.name in ("warehouse", "reports"):
+    if path.name in ("warehouse", "reports", "api"):
         raise SettingsError(
-            f"a lakehouse named {path.name!r} ({root}) would share {path.parent / 'warehouse.duckdb'} or "
-            f"{path.parent / 'reports'} with another lakehouse beside it: give it another name"
+            f"a lakehouse named {path.name!r} ({root}) would share {path.parent / 'warehouse.duckdb'}, "
+            f"{path.parent / 'reports'} or {path.parent / 'api'} with another lakehouse beside it: give it another name"
         )
     return str(path.parent / f"{path.name}.duckdb"), str(path.parent / f"{path.name}.reports")
+
+
+def lakehouse_api_state(root: str) -> str:
+    """Where ``retail-pipeline serve`` keeps a lakehouse's API state (its keys file), beside the lakehouse's
+    other outputs (``lakehouse_outputs``): ``data/api`` for the default lakehouse, ``P/N.api`` for ``P/N``."""
+    warehouse = Path(lakehouse_outputs(root)[0])  # a lakehouse named "warehouse" is refused there
+    return str(warehouse.parent / "api" if warehouse.name == "warehouse.duckdb" else warehouse.with_suffix(".api"))
 
 
 def dagster_home(environ: Mapping[str, str] | None = None) -> str | None:
@@ -321,6 +333,7 @@ class Settings:
             ),
             storage_secrets=tuple(v for v in STORAGE_SECRETS if remote and reader.raw(v) is not None),
             **cls._sql_settings(reader, overrides),
+            **cls._api_settings(reader, overrides),
             **overrides,
         )
         if reader.problems:
@@ -337,6 +350,10 @@ class Settings:
     def reports_dir(self) -> str:
         return self.reports_dir_setting or lakehouse_outputs(self.lakehouse_uri)[1]
 
+    @property
+    def api_state_dir(self) -> str:
+        return self.api_state_dir_setting or lakehouse_api_state(self.lakehouse_uri)
+
     def paths(self) -> dict[str, str | None]:
         """Where everything of this lakehouse lives (``retail-pipeline paths``): local paths absolute."""
         local = lambda p: str(Path(p).resolve())  # noqa: E731
@@ -347,6 +364,7 @@ class Settings:
             "landing": local(self.landing_dir),
             "warehouse": local(self.warehouse_path),
             "reports": local(self.reports_dir),
+            "api_state": local(self.api_state_dir),
             "build_state": f"{self.lakehouse_uri.rstrip('/')}/_state" if remote else local(Path(self.lakehouse_uri) / "_state"),
             "dagster_home": local(home) if home else None,
             "dagster_storage": local(os.environ.get("DAGSTER_DATA_DIR") or Path(home) / "data" / "dagster") if home else None,
@@ -366,6 +384,14 @@ class Settings:
     sql_memory_limit: str = "2GB"  # in DuckDB's syntax, as it is passed to it
     sql_timeout_s: float = 120.0
 
+    # `retail-pipeline serve` (app/api/). The rate limit is a guard against a runaway client, not a quota: one
+    # client paging a 10M-row table, or a dashboard polling KPIs, stays far below it.
+    api_state_dir_setting: str | None = None
+    api_rate_per_s: float = 1000.0
+    api_rate_burst: int = 2000
+    api_page_cap: int = 5000
+    api_cors_origins: tuple[str, ...] = ()
+
     @classmethod
     def _sql_settings(cls, reader: _Reader, overrides: Mapping[str, Any]) -> dict[str, Any]:
         values = {
@@ -375,6 +401,27 @@ class Settings:
             "sql_timeout_s": reader.get("RETAIL_SQL_TIMEOUT_S", _number(True), cls.sql_timeout_s),
         }
         return {name: value for name, value in values.items() if name not in overrides}
+
+
+    @classmethod
+    def _api_settings(cls, reader: _Reader, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        values = {
+            "api_state_dir_setting": reader.raw("RETAIL_API_STATE_DIR"),
+            "api_rate_per_s": reader.get("RETAIL_API_RATE_LIMIT_PER_S", _number(True), cls.api_rate_per_s),
+            "api_rate_burst": reader.get("RETAIL_API_RATE_BURST", _positive_int, cls.api_rate_burst),
+            "api_page_cap": reader.get("RETAIL_API_PAGE_CAP", _positive_int, cls.api_page_cap),
+            "api_cors_origins": reader.get("RETAIL_API_CORS_ORIGINS", _origins, cls.api_cors_origins),
+        }
+        return {name: value for name, value in values.items() if name not in overrides}
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+    for origin in origins:
+        parts = urlsplit(origin)
+        if origin != "*" and (parts.scheme not in ("http", "https") or not parts.netloc or parts.path):
+            raise ValueError("comma-separated origins like https://bi.example.com (scheme and host, no path), or *")
+    return origins
 
 
 # A size as DuckDB writes it: KB, MB, GB, TB are powers of 1000, KiB, MiB, GiB, TiB powers of 1024.

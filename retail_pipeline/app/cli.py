@@ -1,6 +1,6 @@
 """The ``retail-pipeline`` command line: ``generate`` synthetic landing files, ``run`` or ``backfill`` the
-pipeline, look at the ``quarantine``, query the tables with ``sql``, ``maintain`` them, and
-``forget-customer`` (right to erasure)."""
+pipeline, look at the ``quarantine``, query the tables with ``sql``, ``serve`` them over HTTP (with keys from
+``api-key``), ``maintain`` them, and ``forget-customer`` (right to erasure)."""
 
 import argparse
 import sys
@@ -192,6 +192,44 @@ def _forget_customer(args: argparse.Namespace) -> int:
         return 1
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from retail_pipeline.app.api.server import serve
+
+    settings = _settings(args)  # a bad RETAIL_API_* value: exit 2, before the server starts
+    serve(settings, args.host, args.port)
+    return 0
+
+
+def _api_key(args: argparse.Namespace) -> int:
+    from retail_pipeline.adapters.api_keys import ApiKeyError, KeyStore, parse_scopes
+
+    store = KeyStore(_settings(args).api_state_dir)
+    try:
+        if args.action == "create":
+            key = store.create(args.name, parse_scopes(args.scopes))
+            print(f"created key {args.name!r} with scopes {args.scopes}; it is shown once, here (only its SHA-256 is kept):")
+            print(key)
+        elif args.action == "revoke":
+            store.revoke(args.name)
+            print(f"revoked key {args.name!r}")
+        else:
+            keys = store.keys()
+            if not keys:
+                print(f"no API keys (in {store.path}): make one with `retail-pipeline api-key create`")
+            for key in keys:
+                print(f"{key.name:<24} {','.join(sorted(key.scopes)):<24} created {key.created_at}")
+    except (ApiKeyError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
+    return int(text)
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -267,6 +305,24 @@ def build_parser() -> argparse.ArgumentParser:
     paths.add_argument("--lakehouse", help="lakehouse root (default $RETAIL_LAKEHOUSE_URI or data/lakehouse)")
     paths.add_argument("--json", action="store_true", help="one JSON object instead of aligned lines")
     paths.set_defaults(handler=_paths)
+
+    serve = commands.add_parser("serve", help="serve the lakehouse over HTTP: the read API (FastAPI on uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, the loopback)")
+    serve.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
+    serve.add_argument("--lakehouse", help="lakehouse root (default $RETAIL_LAKEHOUSE_URI or data/lakehouse)")
+    serve.set_defaults(handler=_serve)
+
+    api_key = commands.add_parser("api-key", help="create, list or revoke the keys of the read API")
+    key_actions = api_key.add_subparsers(dest="action", required=True)
+    create = key_actions.add_parser("create", help="make a key; it is printed once, on the last line")
+    create.add_argument("--name", required=True, help="a name for the key (letters, digits, . _ -)")
+    create.add_argument("--scopes", required=True, help="comma-separated, from read, pii, upload, run")
+    revoke = key_actions.add_parser("revoke", help="revoke a key by name (at once, without a server restart)")
+    revoke.add_argument("name")
+    key_actions.add_parser("list", help="the keys' names, scopes and creation times (never the keys)")
+    for sub in key_actions.choices.values():
+        sub.add_argument("--lakehouse", help="lakehouse root (default $RETAIL_LAKEHOUSE_URI or data/lakehouse)")
+    api_key.set_defaults(handler=_api_key)
 
     maintain = commands.add_parser("maintain", help="compact, checkpoint and vacuum every table (the weekly job)")
     maintain.add_argument(

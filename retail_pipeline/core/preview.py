@@ -34,6 +34,22 @@ def hide_personal(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(*personal, *fields)
 
 
+def null_personal(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` as a reader without access to personal data sees it: every personal column null, and every
+    business field of a record landed with its raw text null where it is set (the id may sit in any of
+    them). Types are kept."""
+    personal = [pl.lit(None, frame.schema[c]).alias(c) for c in frame.columns if c in PERSONAL_COLUMNS]
+    if RAW_COLUMN not in frame.columns:
+        return frame.with_columns(personal)
+    shifted = pl.col(RAW_COLUMN).is_not_null()
+    fields = [
+        pl.when(shifted).then(None).otherwise(pl.col(c)).alias(c)
+        for c in frame.columns
+        if c in BUSINESS_COLUMNS and c not in PERSONAL_COLUMNS
+    ]
+    return frame.with_columns(*personal, *fields)
+
+
 def _cell(value: object, width: int) -> str:
     text = "" if value is None else " ".join(str(value).split()).replace("|", "\\|")
     return text if len(text) <= width else text[:width] + "…"
