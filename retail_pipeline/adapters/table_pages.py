@@ -67,7 +67,12 @@ class TablePages:
             with self._lock:
                 self._latest[table.path] = delta
         else:
-            delta.update_incremental()
+            try:
+                delta.update_incremental()
+            except Exception:  # the table was deleted and written again from nothing: open it afresh
+                delta = self.lakehouse.table(table.path)
+                with self._lock:
+                    self._latest[table.path] = delta
         return delta
 
     def at(self, table: Table, version: int) -> DeltaTable:
@@ -89,7 +94,7 @@ class TablePages:
 
     def scan(self, table: Table, version: int) -> pl.LazyFrame:
         """``table`` at ``version``, lazily (its month partition column dropped)."""
-        frame = pl.scan_delta(self.at(table, version))
+        frame = pl.scan_delta(self.at(table, version), storage_options=self.lakehouse.storage_options())
         return frame.drop(MONTH_COLUMN) if MONTH_COLUMN in frame.collect_schema().names() else frame
 
     def page(self, request: PageRequest) -> Page:
@@ -152,7 +157,7 @@ class TablePages:
         return Page(frame.select(shown), version, next_cursor)
 
     def _read(self, delta, table, key, needed, where, after, skip, want, request) -> pl.DataFrame:
-        scan = pl.scan_delta(delta)
+        scan = pl.scan_delta(delta, storage_options=self.lakehouse.storage_options())
         order = dict(by=list(key), nulls_last=False, maintain_order=True) if key else None
 
         def read(frame: pl.LazyFrame, rows: int) -> pl.DataFrame:

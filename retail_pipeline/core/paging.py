@@ -86,16 +86,16 @@ def typed_filter(table: Table, column: str, text: str) -> Any:
         if dtype == pl.Date:
             return date.fromisoformat(text)
         if dtype.is_integer():
-            return int(text)
+            return pl.Series([int(text)]).cast(dtype, strict=True)[0]  # out of the type's range: refused
         if dtype == pl.Boolean and text in ("true", "false"):
             return text == "true"
-    except ValueError:
+    except (ValueError, OverflowError, pl.exceptions.PolarsError):
         pass
     raise RequestError(f"{column}={text!r} is not a {_kind(dtype)}")
 
 
 def _kind(dtype: pl.DataType) -> str:
-    return "date like 2011-03-01" if dtype == pl.Date else "whole number" if dtype.is_integer() else f"{dtype} value"
+    return "date like 2011-03-01" if dtype == pl.Date else f"whole number that fits {dtype}" if dtype.is_integer() else f"{dtype} value"
 
 
 def _after(key: tuple[str, ...], values: list[Any]) -> pl.Expr:

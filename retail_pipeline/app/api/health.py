@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from retail_pipeline.adapters.warehouse_reader import WarehouseMissing
-from retail_pipeline.app.api.problems import problem_response
+from retail_pipeline.app.api.problems import documented, problem_response
 from retail_pipeline.app.api.stats import last_runs
 
 router = APIRouter(tags=["health"])
@@ -23,7 +23,7 @@ def health() -> dict:
 @router.get(
     "/ready",
     summary="Readiness: the lakehouse is reachable and the warehouse present; with each table's freshness",
-    responses={503: {"description": "cannot serve: the lakehouse is unreachable or has no warehouse yet"}},
+    responses=documented(503),
 )
 def ready(request: Request):
     state = request.app.state

@@ -7,10 +7,9 @@ import json
 from datetime import date
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import Response
 
 from retail_pipeline.adapters.warehouse_reader import WarehouseMissing
-from retail_pipeline.app.api.problems import Problem
+from retail_pipeline.app.api.problems import KEYED, JsonBytes, Problem, documented, json_object
 from retail_pipeline.app.api.security import require
 from retail_pipeline.core.erasure import normalise_id
 from retail_pipeline.core.paging import rows_json
@@ -34,16 +33,16 @@ def _warehouse(request: Request):
     return reader
 
 
-@router.get("/v1/kpis/monthly", summary="The rows of gold/monthly_kpis, by month", response_class=Response)
+@router.get("/v1/kpis/monthly", summary="The rows of gold/monthly_kpis, by month", response_class=JsonBytes, responses={**json_object(), **documented(*KEYED, 400)})
 async def kpis_monthly(request: Request, _=Depends(require("read"))):
     # Async: the answer is kept per warehouse file (a dashboard polls it), so a request costs a `stat`; only
     # the first after a refresh queries DuckDB (a few ms, on the event loop).
     reader = _warehouse(request)
     body = reader.cached("kpis_monthly", lambda r: _answer(r.query("SELECT * FROM monthly_kpis ORDER BY month")))
-    return Response(body, media_type="application/json")
+    return JsonBytes(body)
 
 
-@router.get("/v1/sales/daily", summary="gold/daily_sales: per business date and country", response_class=Response)
+@router.get("/v1/sales/daily", summary="gold/daily_sales: per business date and country", response_class=JsonBytes, responses={**json_object(), **documented(*KEYED, 400)})
 def sales_daily(
     request: Request,
     date_from: date | None = Query(None, alias="from", description="first business date"),
@@ -66,13 +65,13 @@ def sales_daily(
     frame = _warehouse(request).query(
         f"SELECT * FROM daily_sales WHERE {' AND '.join(where)} ORDER BY invoice_date, country", params
     )
-    return Response(_answer(frame), media_type="application/json")
+    return JsonBytes(_answer(frame))
 
 
-@router.get("/v1/products/top", summary="A month's products by revenue (gold/product_performance)", response_class=Response)
+@router.get("/v1/products/top", summary="A month's products by revenue (gold/product_performance)", response_class=JsonBytes, responses={**json_object(), **documented(*KEYED, 400)})
 def products_top(
     request: Request,
-    month: str | None = Query(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM (default: the latest month)"),
+    month: str | None = Query(None, pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$", description="YYYY-MM (default: the latest month)"),
     limit: int = Query(10, ge=1, description=f"products (above {TOP_PRODUCTS_CAP}: clamped)"),
     _=Depends(require("read")),
 ):
@@ -80,7 +79,7 @@ def products_top(
     if month is None:
         latest = reader.query("SELECT max(month) AS m FROM product_performance")["m"][0]
         if latest is None:
-            return Response(_answer(reader.query("SELECT * FROM product_performance LIMIT 0"), month=None), media_type="application/json")
+            return JsonBytes(_answer(reader.query("SELECT * FROM product_performance LIMIT 0"), month=None))
         first = latest
     else:
         try:
@@ -91,18 +90,18 @@ def products_top(
         "SELECT * FROM product_performance WHERE month = ? ORDER BY revenue_rank, stock_code LIMIT ?",
         [first, min(limit, TOP_PRODUCTS_CAP)],
     )
-    return Response(_answer(frame, month=first.isoformat()[:7]), media_type="application/json")
+    return JsonBytes(_answer(frame, month=first.isoformat()[:7]))
 
 
 @router.get(
     "/v1/customers/{customer_id}",
     summary="One customer's RFM segment and features (needs pii)",
-    response_class=Response,
-    responses={404: {"description": "no customer with this id has a purchase"}},
+    response_class=JsonBytes,
+    responses={**json_object(), **documented(*KEYED, 400, 404)},
 )
 def customer(
     request: Request,
-    customer_id: str = Path(max_length=64, description="the customer id (17850 or 17850.0)"),
+    customer_id: str = Path(max_length=64, pattern=r"^[^\s,\"]+$", description="the customer id (17850 or 17850.0)"),
     _=Depends(require("read", "pii")),
 ):
     try:
@@ -117,4 +116,4 @@ def customer(
     )
     if frame.height == 0:
         raise Problem(404, "no customer with this id has a purchase in the lakehouse")
-    return Response(rows_json(frame)[1:-1], media_type="application/json")
+    return JsonBytes(rows_json(frame)[1:-1])

@@ -14,6 +14,39 @@ from starlette.responses import Response
 MEDIA_TYPE = "application/problem+json"
 
 
+class JsonBytes(Response):
+    """A JSON answer the route has already serialised (polars writes the rows): documented as JSON."""
+
+    media_type = "application/json"
+
+
+_PROBLEM_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"}, "instance": {"type": "string"}, "request_id": {"type": "string"},
+    },
+    "required": ["type", "title", "status", "detail"],
+}
+
+
+def documented(*statuses: int) -> dict:
+    """OpenAPI ``responses`` for these error statuses, each an ``application/problem+json`` body."""
+    return {
+        status: {"description": HTTPStatus(status).phrase, "content": {MEDIA_TYPE: {"schema": _PROBLEM_SCHEMA}}}
+        for status in statuses
+    }
+
+
+def json_object(description: str = "Successful Response") -> dict:
+    """The OpenAPI ``200`` of a route answering a JSON object it serialised itself (``JsonBytes``)."""
+    return {200: {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}}}
+
+
+# What every keyed route may answer besides its own errors.
+KEYED = (401, 403, 422, 429, 503)
+
+
 class Problem(Exception):
     """An answer other than success, raised from a route."""
 

@@ -7,9 +7,10 @@ from datetime import datetime, timezone
 
 import dagster as dg
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from retail_pipeline.app.api.problems import KEYED, documented
 from retail_pipeline.app.api.security import require
 
 router = APIRouter(tags=["stats"])
@@ -47,7 +48,10 @@ def pipeline_figures(state) -> dict:
     }
 
 
-@router.get("/v1/stats", summary="Rows per layer, duplicates, quarantine by reason, quality scores, last runs, versions")
+@router.get(
+    "/v1/stats", summary="Rows per layer, duplicates, quarantine by reason, quality scores, last runs, versions",
+    responses=documented(*KEYED),
+)
 def stats(request: Request, _=Depends(require("read"))):
     state = request.app.state
     facts = state.facts.all()
@@ -68,6 +72,9 @@ def stats(request: Request, _=Depends(require("read"))):
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics: requests, latencies, and pipeline gauges", response_class=Response)
+@router.get(
+    "/metrics", summary="Prometheus metrics: requests, latencies, and pipeline gauges", response_class=PlainTextResponse,
+    responses=documented(*KEYED),
+)
 def metrics(request: Request, _=Depends(require("read"))):
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -8,11 +8,11 @@ from datetime import date
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as FastApiPath
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 
 from retail_pipeline.adapters.api_keys import ApiKey
 from retail_pipeline.adapters.table_pages import PageRequest, VersionGone
-from retail_pipeline.app.api.problems import Problem
+from retail_pipeline.app.api.problems import KEYED, JsonBytes, Problem, documented, json_object
 from retail_pipeline.app.api.security import require
 from retail_pipeline.core import paging, tables
 from retail_pipeline.core.preview import PERSONAL_COLUMNS
@@ -35,7 +35,10 @@ def _table(name: str) -> tables.Table:
     return table
 
 
-@router.get("/v1/tables", summary="The catalogue: every table with its grain, columns, rows, version, last update")
+@router.get(
+    "/v1/tables", summary="The catalogue: every table with its grain, columns, rows, version, last update",
+    responses=documented(*KEYED),
+)
 def catalogue(request: Request, _: ApiKey = Depends(require("read"))):
     facts = {f.table.path: f for f in request.app.state.facts.all()}
     answer = []
@@ -70,12 +73,10 @@ def catalogue(request: Request, _: ApiKey = Depends(require("read"))):
 @router.get(
     "/v1/tables/{table}/rows",
     summary="A page of a table's rows in its key order; next_cursor resumes on the same Delta version",
-    response_class=Response,
+    response_class=JsonBytes,
     responses={
-        200: {"description": '{"table", "version", "limit", "rows": [...], "next_cursor": "..." or null}', "content": {"application/json": {}}},
-        400: {"description": "an unknown column or filter, or a cursor of another query"},
-        404: {"description": "no such table, or not written yet"},
-        410: {"description": "the cursor's version was vacuumed: start again without a cursor"},
+        **json_object('{"table", "version", "limit", "rows": [...], "next_cursor": "..." or null}'),
+        **documented(*KEYED, 400, 404, 410),
     },
 )
 def rows(
@@ -110,7 +111,7 @@ def rows(
             filters[name] = paging.typed_filter(found, name, value)
         except paging.RequestError as exc:
             raise Problem(400, str(exc)) from exc
-    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    wanted = list(dict.fromkeys(c.strip() for c in columns.split(",") if c.strip())) if columns else None
     if (date_from or date_to) and paging.date_filter_column(found) is None:
         raise Problem(400, f"{table} has no date column to filter with from/to")
     if not state.facts.table(found):
@@ -127,4 +128,4 @@ def rows(
         f'{{"table":{json.dumps(table)},"version":{page.version},"limit":{min(limit, state.settings.api_page_cap)},'
         f'"rows":{paging.rows_json(page.frame)},"next_cursor":{json.dumps(page.next_cursor)}}}'
     )
-    return Response(body, media_type="application/json")
+    return JsonBytes(body)
