@@ -450,3 +450,35 @@ def test_a_fuzz_of_the_openapi_surface_finds_no_server_error(api, tmp_path):
         assert fuzz.returncode == 0, fuzz.stdout[-4000:]
         assert re.search(r"\d+ passed", fuzz.stdout) and "ST101" not in fuzz.stdout
     assert not any("unexpected" in line for line in api.log.lines), [l for l in api.log.lines if "unexpected" in l]
+
+
+def test_concurrent_readers_during_writes_get_no_server_error(tmp_path, site):
+    """Clients on every route at once while a writer commits new versions of silver/transactions: each answer is
+    a 200 (the cached table handles are brought up to date under the readers)."""
+    import threading
+
+    own = tmp_path / "busy"
+    shutil.copytree(site, own, ignore=shutil.ignore_patterns("landing"))
+    lakehouse = Lakehouse(root=str(own / "lakehouse"))
+    table = tables.SILVER_TRANSACTIONS
+    frame = lakehouse.read(table.path)
+    statuses, stop = [], time.monotonic() + 4
+    with running_api(own) as api:
+        def reader(path: str) -> None:
+            with api.client("analyst") as client:
+                while time.monotonic() < stop:
+                    statuses.append((path, client.get(path).status_code))
+
+        paths = ["/v1/tables", "/v1/stats", "/ready", "/metrics", "/v1/tables/silver.transactions/rows?limit=300",
+                 "/v1/tables/silver.transactions/rows?limit=50&from=2011-06-03"]
+        threads = [threading.Thread(target=reader, args=(p,)) for p in paths]
+        for thread in threads:
+            thread.start()
+        writes = 0
+        while time.monotonic() < stop:
+            lakehouse.write(table.path, frame, table.date_column, Window(date(2011, 6, 1), date(2011, 6, 10)))
+            writes += 1
+        for thread in threads:
+            thread.join()
+    assert writes >= 2 and {path for path, _ in statuses} == set(paths)
+    assert [s for s in statuses if s[1] != 200] == []
