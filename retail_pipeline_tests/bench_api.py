@@ -30,6 +30,10 @@ from pathlib import Path
 
 import httpx
 
+from retail_pipeline.adapters.api_keys import KeyStore
+from retail_pipeline.settings import Settings
+from retail_pipeline_tests.app.api_site import wait_until_ready
+
 CLI = [sys.executable, "-m", "retail_pipeline.app.cli"]
 
 
@@ -63,25 +67,13 @@ class Server:
         self.root, self.port = root, _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         lakehouse = str(root / "lakehouse")
-        self.keys = [
-            _cli("api-key", "create", "--name", f"bench-{i}-{os.getpid()}-{self.port}", "--scopes", "read", "--lakehouse", lakehouse, cwd=root)
-            .strip().splitlines()[-1]
-            for i in range(16)
-        ]
+        store = KeyStore(Settings.from_env(lakehouse_uri=lakehouse).api_state_dir)
+        self.keys = [store.create(f"bench-{i}-{os.getpid()}-{self.port}", frozenset({"read"})) for i in range(16)]
         self.process = subprocess.Popen(
             [*CLI, "serve", "--port", str(self.port), "--lakehouse", lakehouse], cwd=root,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "DAGSTER_HOME": ""},
         )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the API did not become ready")
-            time.sleep(0.2)
+        wait_until_ready(self.url, self.process)
 
     def stop(self) -> None:
         self.process.terminate()

@@ -59,8 +59,3 @@ class WarehouseReader:
     def check(self) -> None:
         """``WarehouseMissing`` unless the file is there and opens (one ``stat`` when it did not change)."""
         self._current()
-
-    def tables(self) -> list[str]:
-        return self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")[
-            "table_name"
-        ].to_list()

@@ -19,6 +19,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 import polars as pl
@@ -42,6 +43,7 @@ class CursorError(RequestError):
     """A cursor that cannot be used with this request (malformed, from another table or query)."""
 
 
+@cache
 def page_key(table: Table) -> tuple[str, ...]:
     """The columns a table is paged in: its business date first (a daily table), then its unique key as the
     contract declares it, or the landed record's lineage; never a personal column."""
@@ -57,6 +59,7 @@ def page_key(table: Table) -> tuple[str, ...]:
     return tuple(c for c in key if c not in PERSONAL_COLUMNS)
 
 
+@cache
 def date_filter_column(table: Table) -> str | None:
     """The column ``from`` and ``to`` filter: a daily table's business date, else the first date column of
     its key (``month`` of a monthly mart, ``date`` of a calendar)."""
@@ -67,6 +70,7 @@ def date_filter_column(table: Table) -> str | None:
     return next((c for c in (*page_key(table), *unique) if schema[c] == pl.Date), None)
 
 
+@cache
 def filter_columns(table: Table) -> tuple[str, ...]:
     """Columns of ``table`` a request may filter on by equality."""
     names = table.schema.names()

@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -58,12 +58,25 @@ class Api:
     keys: dict[str, str]
     settings: Settings
     log: LogLines
-    instance: object = None
-    extra: dict = field(default_factory=dict)
 
     def client(self, key: str | None = None, **kwargs) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.keys[key]}"} if key else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)
+
+
+def wait_until_ready(url: str, process, seconds: float = 60) -> None:
+    """Until ``url/ready`` answers 200; RuntimeError if ``process`` (a ``Popen`` of ``serve``) ends first or
+    ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the API at {url} did not become ready (exit code {process.poll()})")
+        time.sleep(0.2)
 
 
 def make_keys(state_dir: str) -> dict[str, str]:

@@ -24,7 +24,7 @@ from retail_pipeline.adapters.sql import query
 from retail_pipeline.core import tables
 from retail_pipeline.core.dates import Window
 from retail_pipeline.settings import Settings
-from retail_pipeline_tests.app.api_site import KEYS, build_site, running_api
+from retail_pipeline_tests.app.api_site import KEYS, build_site, running_api, wait_until_ready
 
 PROBLEM = "application/problem+json"
 
@@ -418,15 +418,7 @@ def test_serve_starts_on_the_loopback_and_stops_cleanly(tmp_path, site):
     try:
         import httpx
 
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read() if server.poll() is not None else "no answer"
-            time.sleep(0.2)
+        wait_until_ready(f"http://127.0.0.1:{port}", server)
         assert httpx.get(f"http://127.0.0.1:{port}/v1/stats", timeout=5).status_code == 401
     finally:
         server.terminate()
@@ -436,8 +428,8 @@ def test_serve_starts_on_the_loopback_and_stops_cleanly(tmp_path, site):
 
 def test_a_fuzz_of_the_openapi_surface_finds_no_server_error(api, tmp_path):
     """Schemathesis generates requests from the API's own OpenAPI schema (valid and invalid values, every
-    route, with a key holding every scope and with one holding only ``read``): no answer may be a 5xx."""
-    for key, examples in (("all", "12"), ("read", "3")):
+    route, with a key holding every scope): no answer may be a 5xx. (Scopes refused: the test above.)"""
+    for key, examples in (("all", "12"),):
         fuzz = subprocess.run(
             [
                 os.path.join(os.path.dirname(sys.executable), "schemathesis"), "run", f"{api.url}/openapi.json",
@@ -462,7 +454,7 @@ def test_concurrent_readers_during_writes_get_no_server_error(tmp_path, site):
     lakehouse = Lakehouse(root=str(own / "lakehouse"))
     table = tables.SILVER_TRANSACTIONS
     frame = lakehouse.read(table.path)
-    statuses, stop = [], time.monotonic() + 4
+    statuses, stop = [], time.monotonic() + 2.5
     with running_api(own) as api:
         def reader(path: str) -> None:
             with api.client("analyst") as client:
