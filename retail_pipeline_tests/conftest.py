@@ -20,7 +20,7 @@ def pytest_configure(config):
     if worker is None:  # the controller (or a run without xdist): logs of an earlier run are not this one's
         for old in FAULT_LOGS.glob("*.log"):
             old.unlink()
-        _remove_old_healing_scenarios()
+        _remove_old_shared_builds()
     _fault_log = open(FAULT_LOGS / f"{worker or 'main'}.log", "w")  # noqa: SIM115 (open as long as the process)
     faulthandler.enable(file=_fault_log, all_threads=True)
     if worker is not None:
@@ -38,12 +38,14 @@ def pytest_collection_modifyitems(items):
     items[:] = rest[:after] + waiting + rest[after:]
 
 
-def _remove_old_healing_scenarios() -> None:
+def _remove_old_shared_builds() -> None:
+    """The healing scenarios and API sites of sessions that ended over an hour ago."""
     import shutil
     import tempfile
     import time
 
-    for old in Path(tempfile.gettempdir()).glob("retail-healing-*"):
+    temp = Path(tempfile.gettempdir())
+    for old in [*temp.glob("retail-healing-*"), *temp.glob("retail-api-site-*")]:
         if time.time() - old.stat().st_mtime > 3600:
             shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
 

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import socket
 import tempfile
 import threading
@@ -40,6 +42,22 @@ def build_site(root: Path) -> Path:
     generate_landing(root / "landing", rows=4000, start=date(2011, 6, 1), end=date(2011, 6, 8))
     write_csv(root / "landing" / "dirty.csv", DIRTY)
     run_pipeline(str(root / "landing"), str(root / "lakehouse"), dg.DagsterInstance.ephemeral(), say=lambda _: None)
+    return root
+
+
+def shared_site(tmp_path_factory) -> Path:
+    """``build_site`` once per test session, whichever pytest-xdist worker asks first (the others wait on the
+    lock and reuse it): the API only reads it, and tests that write copy it first."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:
+        return build_site(tmp_path_factory.mktemp("api"))
+    root = Path(tempfile.gettempdir()) / f"retail-api-site-{run}"
+    root.mkdir(exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "ready").exists():
+            build_site(root)
+            (root / "ready").touch()
     return root
 
 

@@ -24,14 +24,14 @@ from retail_pipeline.adapters.sql import query
 from retail_pipeline.core import tables
 from retail_pipeline.core.dates import Window
 from retail_pipeline.settings import Settings
-from retail_pipeline_tests.app.api_site import KEYS, build_site, running_api, wait_until_ready
+from retail_pipeline_tests.app.api_site import KEYS, running_api, shared_site, wait_until_ready
 
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    return build_site(tmp_path_factory.mktemp("api"))
+    return shared_site(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
