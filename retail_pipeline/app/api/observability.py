@@ -18,6 +18,8 @@ from retail_pipeline.app.api.problems import problem_response
 
 log = logging.getLogger("retail_pipeline.api.access")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Methods counted by name; any other (a client may send any token) is "other": labels stay few.
+METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
 class Metrics:
@@ -110,10 +112,11 @@ class AccessLog:
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             elapsed = time.perf_counter() - started
-            self.metrics.requests.labels(route, scope["method"], str(status)).inc()
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            self.metrics.requests.labels(route, method, str(status)).inc()
             self.metrics.latency.labels(route).observe(elapsed)
             key = scope["state"].get("key_name", "-")
             log.info(
                 "request_id=%s method=%s route=%s status=%d latency_ms=%.1f key=%s",
-                request_id, scope["method"], route, status, elapsed * 1000, key,
+                request_id, method, route, status, elapsed * 1000, key,
             )
