@@ -57,35 +57,39 @@ class TablePages:
         self._pinned: OrderedDict[tuple[str, int], DeltaTable] = OrderedDict()
         self._kept = versions_kept
         self._lock = threading.Lock()
+        self._updating = threading.Lock()
 
     def latest(self, table: Table) -> DeltaTable:
-        """``table`` at its latest version (a cached handle brought up to date: one log listing)."""
-        with self._lock:
+        """``table`` at its latest version: a handle pinned to it (never changed after), found by bringing a
+        cached handle up to date (one log listing). The cached handle is only touched under the lock: two
+        threads updating one handle at once are not safe."""
+        with self._updating:
             delta = self._latest.get(table.path)
-        if delta is None:
-            delta = self.lakehouse.table(table.path)
-            with self._lock:
-                self._latest[table.path] = delta
-        else:
             try:
+                if delta is None:
+                    raise LookupError
                 delta.update_incremental()
-            except Exception:  # the table was deleted and written again from nothing: open it afresh
-                delta = self.lakehouse.table(table.path)
-                with self._lock:
-                    self._latest[table.path] = delta
-        return delta
+            except Exception:  # not opened yet, or deleted and written again from nothing: open it afresh
+                delta = self._latest[table.path] = self.lakehouse.table(table.path)
+            version = delta.version()
+        return self.at(table, version)
+
+    def open(self, table: Table, version: int) -> DeltaTable:
+        """A handle of ``table`` at ``version`` of the caller's own (not cached, not shared)."""
+        try:
+            return DeltaTable(self.lakehouse.uri(table.path), version=version, storage_options=self.lakehouse.storage_options())
+        except Exception as exc:  # deltalake's own errors for a version it no longer has
+            raise VersionGone(f"version {version} of {table.path} can no longer be read") from exc
 
     def at(self, table: Table, version: int) -> DeltaTable:
+        """``table`` at ``version``, from the handles kept (shared by threads: only methods that read it)."""
         key = (table.path, version)
         with self._lock:
             delta = self._pinned.get(key)
             if delta is not None:
                 self._pinned.move_to_end(key)
                 return delta
-        try:
-            delta = DeltaTable(self.lakehouse.uri(table.path), version=version, storage_options=self.lakehouse.storage_options())
-        except Exception as exc:  # deltalake's own errors for a version it no longer has
-            raise VersionGone(f"version {version} of {table.path} can no longer be read") from exc
+        delta = self.open(table, version)
         with self._lock:
             self._pinned[key] = delta
             while len(self._pinned) > self._kept:
@@ -114,9 +118,8 @@ class TablePages:
             delta = self.at(table, cursor.version)
             version, skip = cursor.version, cursor.ties
         else:
-            delta = self.latest(table)
+            delta = self.latest(table)  # pinned: a run committing meanwhile does not move this page
             version, after, after_json, skip = delta.version(), [], [], 0
-            delta = self.at(table, version)  # the handle pinned for this page, whatever happens to `latest`
         names = [c for c in delta.schema().to_arrow().names if c != MONTH_COLUMN]
         unknown = [c for c in request.columns or () if c not in names]
         if unknown:

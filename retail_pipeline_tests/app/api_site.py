@@ -109,7 +109,8 @@ def running_api(site: Path, instance=None, **environ: str):
     environ.setdefault("RETAIL_API_STATE_DIR", tempfile.mkdtemp(prefix="api-state-"))  # keys of its own
     settings = Settings.from_env({"RETAIL_LAKEHOUSE_URI": str(site / "lakehouse"), **environ})
     keys = make_keys(settings.api_state_dir)
-    app = create_app(settings, instance=instance or dg.DagsterInstance.ephemeral())
+    # A file-backed instance, as `serve` uses: the ephemeral one's in-memory SQLite is bound to its thread.
+    app = create_app(settings, instance=instance or dg.DagsterInstance.local_temp(tempfile.mkdtemp(prefix="api-dagster-")))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
