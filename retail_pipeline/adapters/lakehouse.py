@@ -147,6 +147,19 @@ class Lakehouse(dg.ConfigurableResource):
     def version(self, table: str) -> int:
         return self.table(table).version()
 
+    def size(self, table: str, delta: DeltaTable | None = None) -> tuple[int, int]:
+        """(rows, stored bytes) of ``table`` (at ``delta``'s version, default the latest), from its Delta log;
+        files written without row statistics are counted from their Parquet footers."""
+        delta = delta if delta is not None else self.table(table)
+        actions = pl.DataFrame(delta.get_add_actions(flatten=True))
+        if actions.is_empty():
+            return 0, 0
+        stored = int(actions["size_bytes"].sum())
+        if "num_records" in actions.columns and actions["num_records"].null_count() == 0:
+            return int(actions["num_records"].sum()), stored
+        counted = pl.scan_delta(delta, storage_options=self.storage_options()).select(pl.len()).collect().item()
+        return int(counted), stored
+
     def scan(self, table: str, date_column: str | None = None, window: Window | None = None) -> pl.LazyFrame:
         """A lazy scan of ``table``, restricted to ``window`` of ``date_column`` when given."""
         uri = self.uri(table)

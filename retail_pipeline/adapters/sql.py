@@ -168,12 +168,7 @@ def _source(lakehouse: Lakehouse, table: str) -> _Source:
     Another table (object store, deletion vectors) is a polars scan: the columns and rows a query needs, read
     whole."""
     delta = lakehouse.table(table)
-    actions = pl.DataFrame(delta.get_add_actions(flatten=True))
-    stored = int(actions["size_bytes"].sum()) if actions.height else 0
-    if actions.height and "num_records" in actions.columns and actions["num_records"].null_count() == 0:
-        rows = int(actions["num_records"].sum())
-    else:  # files written without statistics: count them (Parquet footers)
-        rows = lakehouse.scan(table).select(pl.len()).collect().item() if actions.height else 0
+    rows, stored = lakehouse.size(table, delta)
     protocol = delta.protocol()
     plain = (
         not lakehouse.remote

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 import polars as pl
 from deltalake import DeltaTable
 
+from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.core import tables
 from retail_pipeline.core.tables import Table
 
@@ -25,7 +26,7 @@ class TableFacts:
     updated_at: datetime  # the last commit's time, UTC
 
 
-def _commit_time(delta: DeltaTable, version: int, actions: pl.DataFrame) -> datetime:
+def _commit_time(delta: DeltaTable, version: int) -> datetime:
     """When ``version`` was committed. ``history(1)`` called while other threads read the table answered, now
     and then, every commit with made-up negative versions too (deltalake 1.x; 261 of about 34,000 calls,
     measured, also on handles of their own): the entry of ``version`` is picked out, and without one the
@@ -33,25 +34,24 @@ def _commit_time(delta: DeltaTable, version: int, actions: pl.DataFrame) -> date
     entry = next((e for e in delta.history(1) if e.get("version") == version and "timestamp" in e), None)
     if entry is not None:
         millis = entry["timestamp"]
-    elif actions.height and "modification_time" in actions.columns:
-        millis = actions["modification_time"].cast(pl.Int64).max()
     else:
-        millis = 0
+        actions = pl.DataFrame(delta.get_add_actions(flatten=True))
+        millis = actions["modification_time"].cast(pl.Int64).max() if actions.height else 0
     return datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
 
 
 class Facts:
-    """Facts of the tables of one lakehouse: ``latest(table)`` gives a (shared, read-only) handle at its latest
-    version, ``exists(path)`` whether it was written."""
+    """Facts of the tables of ``lakehouse``; ``latest(table)`` gives a (shared, read-only) handle at its
+    latest version."""
 
-    def __init__(self, latest: Callable[[Table], DeltaTable], exists: Callable[[str], bool]):
-        self._latest, self._exists = latest, exists
+    def __init__(self, lakehouse: Lakehouse, latest: Callable[[Table], DeltaTable]):
+        self._lakehouse, self._latest = lakehouse, latest
         self._lock = threading.Lock()
         self._facts: dict[tuple[str, int], TableFacts] = {}
         self._quality: tuple[tuple, dict] | None = None
 
     def table(self, table: Table) -> TableFacts | None:
-        if not self._exists(table.path):
+        if not self._lakehouse.exists(table.path):
             return None
         delta = self._latest(table)
         version = delta.version()
@@ -59,10 +59,8 @@ class Facts:
             known = self._facts.get((table.path, version))
         if known is not None:
             return known
-        actions = pl.DataFrame(delta.get_add_actions(flatten=True))
-        rows = int(actions["num_records"].sum()) if actions.height and "num_records" in actions.columns else 0
-        stored = int(actions["size_bytes"].sum()) if actions.height else 0
-        facts = TableFacts(table, version, rows, stored, _commit_time(delta, version, actions))
+        rows, stored = self._lakehouse.size(table.path, delta)
+        facts = TableFacts(table, version, rows, stored, _commit_time(delta, version))
         with self._lock:
             self._facts[(table.path, version)] = facts
         return facts

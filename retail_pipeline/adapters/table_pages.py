@@ -2,8 +2,8 @@
 
 A daily table is read month by month from the cursor's month on (its files are partitioned by month, and
 each month's file is sorted by date), so a page costs about one month of the table, whatever its size:
-5,000 rows of a 10M-row ``silver/transactions`` in about 60 ms here. A whole table is read whole: the
-largest is a few hundred thousand rows.
+5,000 rows of a 10M-row ``silver/transactions`` in 60-110 ms here (in process). A whole table is read
+whole: the largest is a few hundred thousand rows.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, instance=None) -> FastAPI:
     pages = TablePages(lakehouse)
     state = app.state
     state.settings, state.lakehouse, state.pages = settings, lakehouse, pages
-    state.facts = Facts(pages.latest, lakehouse.exists)
+    state.facts = Facts(lakehouse, pages.latest)
     state.warehouse = WarehouseReader(settings.warehouse_path)
     state.keys = KeyStore(settings.api_state_dir)
     state.limiter = RateLimiter(settings.api_rate_per_s, settings.api_rate_burst)
