@@ -44,6 +44,14 @@ variable                               default                          meaning
 ``RETAIL_API_RATE_BURST``              2000                             requests one key may make at once
 ``RETAIL_API_PAGE_CAP``                5000                             most rows of one page (larger: clamped)
 ``RETAIL_API_CORS_ORIGINS``            unset (CORS off)                 comma-separated origins browsers may use
+``RETAIL_API_MAX_UPLOAD_MB``           1024                             largest file ``POST /v1/landing`` takes
+                                                                        (MiB); larger: 413, nothing stored
+``RETAIL_POSTGRES_URL``                unset (no publication)           secret: where serving/postgres_marts
+                                                                        publishes the gold marts; or the parts
+                                                                        ``RETAIL_POSTGRES_HOST``, ``_PORT``,
+                                                                        ``_USER``, ``_PASSWORD``, ``_DB``
+``RETAIL_POSTGRES_SCHEMA``             ``retail_gold``                  the Postgres schema of the marts
+``RETAIL_POSTGRES_READER_ROLE``        unset                            a role granted read access to it
 ``AWS_*``                              unset                            an object-store lakehouse's storage
 =====================================  ===============================  =========================================
 """
@@ -72,6 +80,11 @@ DEFAULT_MAX_AGE_DAYS = 7
 STORAGE_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ALLOW_HTTP")
 STORAGE_SECRETS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 ALERT_WEBHOOK = "RETAIL_ALERT_WEBHOOK"
+# serving/postgres_marts' connection: a URL (a secret: it may hold the password) or its parts.
+POSTGRES_VARIABLES = (
+    "RETAIL_POSTGRES_URL", "RETAIL_POSTGRES_HOST", "RETAIL_POSTGRES_PORT", "RETAIL_POSTGRES_USER",
+    "RETAIL_POSTGRES_PASSWORD", "RETAIL_POSTGRES_DB", "RETAIL_POSTGRES_SSLMODE",
+)
 
 
 class SettingsError(ValueError):
@@ -391,6 +404,21 @@ class Settings:
     api_rate_burst: int = 2000
     api_page_cap: int = 5000
     api_cors_origins: tuple[str, ...] = ()
+    api_max_upload_mb: int = 1024
+
+    # serving/postgres_marts: which RETAIL_POSTGRES_* variables are set (their values, secrets among them, are
+    # read by the resource as dg.EnvVar), the schema and the reader role.
+    postgres_variables: tuple[str, ...] = ()
+    postgres_schema: str = "retail_gold"
+    postgres_reader_role: str | None = None
+
+    @property
+    def api_max_upload_bytes(self) -> int:
+        return self.api_max_upload_mb * 2**20
+
+    @property
+    def postgres_enabled(self) -> bool:
+        return "RETAIL_POSTGRES_URL" in self.postgres_variables or "RETAIL_POSTGRES_HOST" in self.postgres_variables
 
     @classmethod
     def _sql_settings(cls, reader: _Reader, overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -411,8 +439,18 @@ class Settings:
             "api_rate_burst": reader.get("RETAIL_API_RATE_BURST", _positive_int, cls.api_rate_burst),
             "api_page_cap": reader.get("RETAIL_API_PAGE_CAP", _positive_int, cls.api_page_cap),
             "api_cors_origins": reader.get("RETAIL_API_CORS_ORIGINS", _origins, cls.api_cors_origins),
+            "api_max_upload_mb": reader.get("RETAIL_API_MAX_UPLOAD_MB", _positive_int, cls.api_max_upload_mb),
+            "postgres_variables": tuple(v for v in POSTGRES_VARIABLES if reader.raw(v) is not None),
+            "postgres_schema": reader.get("RETAIL_POSTGRES_SCHEMA", _identifier, cls.postgres_schema),
+            "postgres_reader_role": reader.get("RETAIL_POSTGRES_READER_ROLE", _identifier, None),
         }
         return {name: value for name, value in values.items() if name not in overrides}
+
+
+def _identifier(raw: str) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", raw):
+        raise ValueError("a Postgres name: lower-case letters, digits and _, not starting with a digit")
+    return raw
 
 
 def _origins(raw: str) -> tuple[str, ...]:

@@ -22,8 +22,8 @@ from pathlib import Path
 import dagster as dg
 
 from retail_pipeline.app.runner import QUIET
+from retail_pipeline.core.errors import root_cause
 from retail_pipeline.defs.definitions import build_definitions
-from retail_pipeline.defs.errors import root_cause
 from retail_pipeline.defs.jobs import RANGE_END_TAG, RANGE_START_TAG
 
 

@@ -128,8 +128,8 @@ def _paths(args: argparse.Namespace) -> int:
 
 def _maintain(args: argparse.Namespace) -> int:
     from retail_pipeline.app.runner import instance_for_cli
+    from retail_pipeline.core.errors import root_cause
     from retail_pipeline.defs.definitions import build_definitions
-    from retail_pipeline.defs.errors import root_cause
     from retail_pipeline.defs.maintenance import maintenance_run_config
 
     settings = _settings(args)  # a bad RETAIL_VACUUM_RETENTION_HOURS: exit 2

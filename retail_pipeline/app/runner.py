@@ -26,10 +26,10 @@ from retail_pipeline.adapters.lakehouse import SCHEMA_VERSION, Lakehouse
 from retail_pipeline.adapters.lakehouse_state import bronze_files, current_plan, read_manifest
 from retail_pipeline.core import tables
 from retail_pipeline.core.dates import Window
+from retail_pipeline.core.errors import root_cause
 from retail_pipeline.core.planning import Plan, group_ranges, missing_files_held
 from retail_pipeline.core.text_table import text_table
 from retail_pipeline.defs.definitions import build_definitions
-from retail_pipeline.defs.errors import root_cause
 from retail_pipeline.defs.jobs import (
     RANGE_END_TAG,
     RANGE_START_TAG,

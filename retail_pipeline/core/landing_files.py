@@ -54,6 +54,14 @@ class LandingError(ValueError):
     """A landing file that cannot be read as an Online Retail export; the message names the file."""
 
 
+class HeaderError(LandingError):
+    """A header that is none of ``HEADER_VARIANTS``; ``missing``: the columns the closest variant lacks."""
+
+    def __init__(self, message: str, missing: list[str]):
+        super().__init__(message)
+        self.missing = missing
+
+
 @dataclass(frozen=True)
 class RawFile:
     """One landing file's records as the strings found, with our column names and record numbers."""
@@ -129,10 +137,52 @@ def map_header(columns: list[str]) -> tuple[str, dict[str, str], list[str]]:
     closest = min(best_missing, key=lambda v: len(best_missing[v]))
     # Only the known names: a file without a header reads its first record as one, customer id included.
     known = [c for c in stripped if any(c in mapping for mapping in HEADER_VARIANTS.values())]
-    raise LandingError(
+    raise HeaderError(
         f"unknown header ({len(stripped)} columns, known names among them: {known or 'none'}): closest is "
-        f"{closest} (HEADER_VARIANTS), which lacks columns {best_missing[closest]}"
+        f"{closest} (HEADER_VARIANTS), which lacks columns {best_missing[closest]}",
+        best_missing[closest],
     )
+
+
+def csv_header_variant(head: bytes) -> str:
+    """The header variant of a CSV file that begins with ``head`` (its first bytes, the header line among
+    them), read as the landing reads it; ``HeaderError`` naming the missing columns, ``LandingError`` for a
+    file without a header line."""
+    line = _header_line(_normalised(head))
+    if not line:
+        raise LandingError("empty file (no header line)")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        text = line.decode("cp1252", errors="replace")
+    try:
+        columns = next(csv.reader([text]))
+    except csv.Error as exc:
+        raise LandingError(f"the header line cannot be read as CSV ({exc})") from exc
+    return map_header(columns)[0]
+
+
+def xlsx_header_variants(data: bytes) -> list[str]:
+    """The header variant of each sheet with a header of a workbook's bytes, reading the header rows only; ``HeaderError`` names the sheet and the missing columns, ``LandingError`` a file that is not a
+    workbook or has no sheet with a header."""
+    import fastexcel
+
+    try:
+        workbook = fastexcel.read_excel(data)
+        sheets = {name: [c.name for c in workbook.load_sheet(name, n_rows=0).available_columns()] for name in workbook.sheet_names}
+    except Exception as exc:  # fastexcel raises its own error types for a file that is not a workbook
+        raise LandingError(f"not a readable .xlsx workbook: {exc}") from exc
+    variants = []
+    for name, columns in sheets.items():
+        if not columns:
+            continue
+        try:
+            variants.append(map_header(columns)[0])
+        except HeaderError as exc:
+            raise HeaderError(f"sheet {name!r}: {exc}", exc.missing) from exc
+    if not variants:
+        raise LandingError("workbook has no sheet with a header")
+    return variants
 
 
 # A file is parsed in chunks of about this many bytes, each cut where no record can span it (``safe_cut``): memory

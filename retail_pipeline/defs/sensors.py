@@ -33,6 +33,7 @@ from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.lakehouse_state import current_plan, manifest_written_at, read_manifest
 from retail_pipeline.adapters.landing_zone import LandingZone
 from retail_pipeline.core import build_state, tables
+from retail_pipeline.core.errors import root_cause
 from retail_pipeline.core.planning import (
     LandingCursor,
     Plan,
@@ -45,7 +46,6 @@ from retail_pipeline.core.planning import (
     run_key,
     settled_listing,
 )
-from retail_pipeline.defs.errors import root_cause
 from retail_pipeline.defs.jobs import (
     RANGE_END_TAG,
     RANGE_START_TAG,
@@ -121,11 +121,16 @@ def _request(
     **request,
 ) -> dg.RunRequest | None:
     """A run request for work ``key``, unless it was asked for and its run is not finished or the backoff has
-    not passed (``next_attempt``)."""
+    not passed (``next_attempt``). A run that already carries the attempt's run key (``POST /v1/runs`` asks
+    for the same work under the same keys) is that attempt: it is not asked for twice."""
     previous = cursor.requests.get(key)
     status = runs.status(run_key(key, int(previous[0]))) if previous else None
     attempt = next_attempt(previous, status, now, backoff_s)
     if attempt is None:
+        return None
+    if runs.status(run_key(key, attempt)) is not None:
+        log.info(f"{key}: attempt {attempt + 1} was asked for by the API already: waiting for that run")
+        cursor.requests[key] = [attempt, now]
         return None
     if attempt:
         log.info(f"{key}: its last run ended {status} and the work is still behind: asking again (attempt {attempt + 1})")

@@ -76,6 +76,7 @@ class Api:
     keys: dict[str, str]
     settings: Settings
     log: LogLines
+    instance: dg.DagsterInstance
 
     def client(self, key: str | None = None, **kwargs) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.keys[key]}"} if key else {}
@@ -107,10 +108,13 @@ def running_api(site: Path, instance=None, **environ: str):
     """The API of the lakehouse at ``site/lakehouse`` on a free loopback port, with ``environ`` as its
     ``RETAIL_*`` settings; yields an ``Api`` with a key per ``KEYS`` entry."""
     environ.setdefault("RETAIL_API_STATE_DIR", tempfile.mkdtemp(prefix="api-state-"))  # keys of its own
+    # Uploads go to a landing zone of its own (never the shared site's, never the checkout's data/landing).
+    environ.setdefault("RETAIL_LANDING_DIR", tempfile.mkdtemp(prefix="api-landing-"))
     settings = Settings.from_env({"RETAIL_LAKEHOUSE_URI": str(site / "lakehouse"), **environ})
     keys = make_keys(settings.api_state_dir)
     # A file-backed instance, as `serve` uses: the ephemeral one's in-memory SQLite is bound to its thread.
-    app = create_app(settings, instance=instance or dg.DagsterInstance.local_temp(tempfile.mkdtemp(prefix="api-dagster-")))
+    instance = instance or dg.DagsterInstance.local_temp(tempfile.mkdtemp(prefix="api-dagster-"))
+    app = create_app(settings, instance=instance)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -127,7 +131,7 @@ def running_api(site: Path, instance=None, **environ: str):
             raise RuntimeError("the API did not start")
         time.sleep(0.02)
     try:
-        yield Api(f"http://127.0.0.1:{port}", keys, settings, log)
+        yield Api(f"http://127.0.0.1:{port}", keys, settings, log, instance)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

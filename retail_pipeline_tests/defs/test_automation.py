@@ -139,6 +139,24 @@ def test_nothing_new_is_asked_while_a_requested_run_is_running(sensor, landing):
     assert not waiting.run_requests and waiting.skip_reason.skip_message.startswith("waiting for 1 run(s)")
 
 
+def test_a_run_the_api_queued_under_the_sensors_run_key_is_not_asked_for_again(sensor, landing):
+    """POST /v1/runs queues the work the sensor would ask for under the same run key (the sensor's own
+    cursor has not asked yet): the sensor takes that run as its attempt and waits for it."""
+    write_days(landing, {"2010-12-01": DAYS["2010-12-01"]})
+    sensor.tick()
+    asked = sensor.tick()
+    key = asked.run_requests[0].run_key
+    fresh = Sensor(sensor.landing, sensor.lake, sensor.instance)  # a sensor that never asked
+    fresh.tick()
+    sensor.instance.add_run(
+        dg.DagsterRun(job_name="landing_job", run_id=make_new_run_id(), status=dg.DagsterRunStatus.NOT_STARTED,
+                      tags={"dagster/run_key": key, "retail_pipeline/requested_by": "api"})
+    )
+    adopted = fresh.tick()
+    assert not adopted.run_requests, adopted.run_requests
+    assert fresh.tick().skip_reason.skip_message.startswith("waiting for 1 run(s)")
+
+
 def test_a_half_written_file_waits_and_temporary_names_never_land(sensor, landing):
     path = landing / "day.csv"
     write_csv(path, [line(date(2010, 12, 1), 536001)])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -16,13 +17,13 @@ from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.table_facts import Facts
 from retail_pipeline.adapters.table_pages import TablePages
 from retail_pipeline.adapters.warehouse_reader import WarehouseReader
-from retail_pipeline.app.api import health, marts, problems, stats, tables
+from retail_pipeline.app.api import health, landing, marts, problems, runs, stats, tables
 from retail_pipeline.app.api.observability import AccessLog, Metrics
 from retail_pipeline.app.api.security import RateLimiter
 from retail_pipeline.settings import Settings, dagster_home
 
-DESCRIPTION = """Read-only access to one retail lakehouse: its tables page by page, the gold marts, quality
-figures and Prometheus metrics. Requests carry `Authorization: Bearer <key>`; keys and their scopes (`read`,
+DESCRIPTION = """One retail lakehouse over HTTP: its tables page by page, the gold marts, quality figures and
+Prometheus metrics; uploads into its landing zone and run requests to its Dagster instance. Requests carry `Authorization: Bearer <key>`; keys and their scopes (`read`,
 `pii`, `upload`, `run`) are made with `retail-pipeline api-key create`. Errors are `application/problem+json`."""
 
 
@@ -58,8 +59,11 @@ def create_app(settings: Settings | None = None, instance=None) -> FastAPI:
     state.limiter = RateLimiter(settings.api_rate_per_s, settings.api_rate_burst)
     state.instance = instance if instance is not None else _instance()
     state.metrics = Metrics(lambda: stats.pipeline_figures(state))
+    state.landing_root = Path(settings.landing_dir)
+    state.manifest = landing.manifest_reader(lakehouse)
+    state.runs = runs.run_queue(state.instance)
     problems.install(app)
-    for module in (health, stats, tables, marts):
+    for module in (health, stats, tables, marts, landing, runs):
         app.include_router(module.router)
     if settings.api_cors_origins:
         app.add_middleware(

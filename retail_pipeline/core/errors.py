@@ -1,5 +1,4 @@
-"""What a failed Dagster step says, in one line.
-"""
+"""What a failed Dagster step says, in one line (its error info, read without importing Dagster)."""
 
 
 def root_cause(error) -> str:
