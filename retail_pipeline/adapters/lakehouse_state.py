@@ -57,8 +57,12 @@ def manifest_written_at(lakehouse: Lakehouse) -> datetime | None:
     return datetime.fromtimestamp(last["timestamp"] / 1000, tz=timezone.utc)
 
 
-def current_plan(lakehouse: Lakehouse, start: date, end: date, full: bool = False, also: list[date] | tuple = ()) -> Plan:
-    """What must run now for ``lakehouse`` to be up to date (the one planner, on the lakehouse as it stands)."""
+def current_plan(
+    lakehouse: Lakehouse, start: date, end: date, full: bool = False, also: list[date] | tuple = (),
+    outputs: tuple[str, ...] = tables.HISTORY_OUTPUTS,
+) -> Plan:
+    """What must run now for ``lakehouse`` to be up to date (the one planner, on the lakehouse as it stands);
+    ``outputs``: the deployment's whole-history outputs (``tables.history_outputs``)."""
     return plan(
         read_manifest(lakehouse),
         bronze_files(lakehouse),
@@ -66,7 +70,7 @@ def current_plan(lakehouse: Lakehouse, start: date, end: date, full: bool = Fals
         start,
         end,
         [table.path for table in tables.DAILY_TABLES],
-        list(tables.HISTORY_OUTPUTS),
+        list(outputs),
         full=full,
         also=also,
     )

@@ -178,13 +178,14 @@ def _daily_and_history(
     history: bool = False,
     marts: bool = True,
     max_rows: int | None = None,
+    outputs: tuple[str, ...] = tables.HISTORY_OUTPUTS,
 ) -> tuple[list[RunReport], tuple[date, date] | None]:
     """Run what the planner says is behind: the daily ranges, then (if none failed) the whole-history outputs
     behind (all of them with ``history``), then plan again; ``RunFailed`` unless everything is up to date."""
     start, end = partition_bounds()
     runs: list[RunReport] = []
     failures: list[str] = []
-    work = current_plan(house, start, end, full=full, also=list(also))
+    work = current_plan(house, start, end, full=full, also=list(also), outputs=outputs)
     if not work.up_to_date:
         say("      behind: " + describe(work))
     ranges = work.ranges(max_len, max_rows)
@@ -206,19 +207,20 @@ def _daily_and_history(
     elif failures:
         say("[3/3] whole-history marts not rebuilt: a daily run failed (they would include what it held back)")
     else:
-        outputs = current_plan(house, start, end).history
+        behind = current_plan(house, start, end, outputs=outputs).history
         if history:
-            outputs = list(tables.HISTORY_OUTPUTS)
-        if outputs:
-            say(f"[3/3] whole-history outputs: {', '.join(outputs)} ...")
+            behind = list(outputs)
+        if behind:
+            say(f"[3/3] whole-history outputs: {', '.join(behind)} ...")
             try:
-                runs.append(_execute(defs, history_job.name, instance, selection=history_selection(outputs), house=house))
+                selection = history_selection(behind, outputs)
+                runs.append(_execute(defs, history_job.name, instance, selection=selection, house=house))
             except RunFailed as exc:
                 failures.append(str(exc))
         else:
             say("[3/3] whole-history marts, warehouse and report are up to date")
     partitions = (ranges[0][0], ranges[-1][1]) if ranges else None
-    after = current_plan(house, start, end)
+    after = current_plan(house, start, end, outputs=outputs)
     if failures or (marts and not after.up_to_date):
         raise RunFailed("\n".join([*failures, *still_behind(after)]))
     if marts:
@@ -314,7 +316,7 @@ def run_pipeline(
         full = True
     built, partitions = _daily_and_history(
         defs, instance, house, say, settings.max_partitions_per_run, full=full, also=also, history=history,
-        marts=marts, max_rows=settings.max_rows_per_run,
+        marts=marts, max_rows=settings.max_rows_per_run, outputs=tables.history_outputs(settings.postgres_enabled),
     )
     _say_missing(house, say)
     return PipelineReport(runs + built, partitions, house)
@@ -359,7 +361,10 @@ def backfill(
         raise ValueError("the chunk size must be at least 1 partition")
     settings, house, defs, runs = _start(landing, lakehouse, instance, say)
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    built, _ = _daily_and_history(defs, instance, house, say, chunk, also=days, max_rows=settings.max_rows_per_run)
+    built, _ = _daily_and_history(
+        defs, instance, house, say, chunk, also=days, max_rows=settings.max_rows_per_run,
+        outputs=tables.history_outputs(settings.postgres_enabled),
+    )
     _say_missing(house, say)
     return PipelineReport(runs + built, (first, last), house)
 

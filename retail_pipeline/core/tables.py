@@ -149,6 +149,13 @@ KPI_REPORT = "gold/kpi_report"
 
 # Everything rebuilt from the whole history, in build order: what the planner checks after the daily tables.
 HISTORY_OUTPUTS: tuple[str, ...] = (*(table.path for table in HISTORY_TABLES), WAREHOUSE, KPI_REPORT)
+# The marts published to Postgres from the warehouse: an output only where RETAIL_POSTGRES_* is set.
+POSTGRES_MARTS = "serving/postgres_marts"
+
+
+def history_outputs(postgres: bool = False) -> tuple[str, ...]:
+    """The whole-history outputs of a deployment (``postgres``: it publishes the marts to Postgres)."""
+    return (*HISTORY_OUTPUTS, POSTGRES_MARTS) if postgres else HISTORY_OUTPUTS
 
 # The build log (``core/build_state.py``): lakehouse state, not a table of the pipeline's data.
 BUILD_LOG = "_state/builds"

@@ -51,10 +51,11 @@ def build_definitions(settings: Settings | None = None, resources: dict | None =
     ones the settings describe when given (tests, ``retail-pipeline run --lakehouse``)."""
     settings = settings or Settings.from_env()
     maintenance_job = build_maintenance_job(settings)
+    assets = [a for package in ASSET_PACKAGES for a in dg.load_assets_from_package_module(package)]
+    if not settings.postgres_enabled:  # serving/postgres_marts exists where it has somewhere to publish
+        assets = [a for a in assets if dg.AssetKey(tables.POSTGRES_MARTS.split("/")) not in a.keys]
     return dg.Definitions(
-        assets=dg.map_asset_specs(
-            with_column_schema, [a for package in ASSET_PACKAGES for a in dg.load_assets_from_package_module(package)]
-        ),
+        assets=dg.map_asset_specs(with_column_schema, assets),
         asset_checks=[c for package in ASSET_PACKAGES for c in dg.load_asset_checks_from_package_module(package)],
         jobs=[*ASSET_JOBS, maintenance_job],
         sensors=build_sensors(settings),

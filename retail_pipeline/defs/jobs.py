@@ -61,10 +61,13 @@ history_job = dg.define_asset_job(
 ASSET_JOBS = (landing_job, daily_job, partitions_job, nightly_job, history_job)
 
 
-def history_selection(outputs: list[str]) -> list[dg.AssetKey]:
-    """The whole-history outputs to rebuild: those behind, and the warehouse and the report when a mart is
-    (they read the marts)."""
+def history_selection(outputs: list[str], universe: tuple[str, ...] = tables.HISTORY_OUTPUTS) -> list[dg.AssetKey]:
+    """The whole-history outputs to rebuild: those behind, the warehouse and the report when a mart is (they
+    read the marts), and the Postgres publication when the warehouse is and ``universe`` (the deployment's
+    outputs, ``tables.history_outputs``) has it."""
     chosen = set(outputs)
-    if chosen - {tables.WAREHOUSE, tables.KPI_REPORT}:
+    if chosen - {tables.WAREHOUSE, tables.KPI_REPORT, tables.POSTGRES_MARTS}:
         chosen |= {tables.WAREHOUSE, tables.KPI_REPORT}
-    return [dg.AssetKey(name.split("/")) for name in tables.HISTORY_OUTPUTS if name in chosen]
+    if tables.WAREHOUSE in chosen and tables.POSTGRES_MARTS in universe:
+        chosen.add(tables.POSTGRES_MARTS)
+    return [dg.AssetKey(name.split("/")) for name in universe if name in chosen]

@@ -10,8 +10,26 @@ from dagster_duckdb import DuckDBResource
 from retail_pipeline.adapters.io_manager import DeltaIOManager
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.landing_zone import LandingZone
+from retail_pipeline.adapters.postgres_marts import PostgresMarts
 from retail_pipeline.adapters.reference_apis import CountriesApi, FxApi
 from retail_pipeline.settings import ALERT_WEBHOOK, Settings
+
+# PostgresMarts field <- the variable it is read from (as dg.EnvVar: the UI shows the name, never the value).
+_POSTGRES_FIELDS = {
+    "url": "RETAIL_POSTGRES_URL", "host": "RETAIL_POSTGRES_HOST", "port": "RETAIL_POSTGRES_PORT",
+    "user": "RETAIL_POSTGRES_USER", "password": "RETAIL_POSTGRES_PASSWORD", "dbname": "RETAIL_POSTGRES_DB",
+    "sslmode": "RETAIL_POSTGRES_SSLMODE",
+}
+
+
+def postgres_marts(settings: Settings) -> PostgresMarts:
+    """Where serving/postgres_marts publishes (only built where ``settings.postgres_enabled``)."""
+    return PostgresMarts(
+        **{field: dg.EnvVar(name) for field, name in _POSTGRES_FIELDS.items() if name in settings.postgres_variables},
+        schema_name=settings.postgres_schema,
+        reader_role=settings.postgres_reader_role,
+        swap_timeout_s=settings.postgres_swap_timeout_s,
+    )
 
 
 class ReportsDir(dg.ConfigurableResource):
@@ -56,4 +74,5 @@ def build_resources(landing: str | None = None, lakehouse: str | None = None, se
         "fx_api": FxApi.from_settings(settings.fx_api, max_age_days=settings.fx_max_age_days),
         "countries_api": CountriesApi.from_settings(settings.countries_api),
         "alert_webhook": AlertWebhook(url=dg.EnvVar(ALERT_WEBHOOK) if settings.alert_webhook_set else None),
+        **({"postgres": postgres_marts(settings)} if settings.postgres_enabled else {}),
     }

@@ -147,13 +147,13 @@ def confirm_succeeded(lakehouse: Lakehouse, runs: RunBook) -> None:
 
 def plan_requests(
     lakehouse: Lakehouse, cursor: LandingCursor, runs: RunBook, max_partitions_per_run: int, now: float, backoff_s: float, log,
-    max_rows_per_run: int | None = None,
+    max_rows_per_run: int | None = None, outputs: tuple[str, ...] = tables.HISTORY_OUTPUTS,
 ) -> tuple[list[dg.RunRequest], Plan, set[str]]:
     """The runs that complete what the planner finds behind: daily ranges first, the whole-history outputs
     once no date is behind; a reference table held back by its check gets the landing run (which refreshes
     reference data) again. Also the keys of that work (asked for now or before): the cursor keeps those."""
     start, end = partition_bounds()
-    work = current_plan(lakehouse, start, end)
+    work = current_plan(lakehouse, start, end, outputs=outputs)
     state = read_state(lakehouse)
     wanted: list[tuple[str, dict]] = []
     if work.dates:
@@ -167,7 +167,7 @@ def plan_requests(
         # failure wait for the backoff.
         inputs = [f"{t.path}={build_state.table_token(state, t.path)}" for t in tables.DAILY_TABLES]
         key = f"history@{build_state.digest([*work.history, *inputs])[:16]}"
-        wanted.append((key, {"job_name": history_job.name, "asset_selection": history_selection(work.history)}))
+        wanted.append((key, {"job_name": history_job.name, "asset_selection": history_selection(work.history, outputs)}))
     elif work.blocked:
         key = f"reference@{build_state.digest(sorted(work.blocked))[:16]}"
         wanted.append((key, {"job_name": landing_job.name}))
@@ -185,6 +185,7 @@ def evaluate_landing(
     backoff_s: float = 300,
     now: float | None = None,
     max_rows_per_run: int | None = None,
+    outputs: tuple[str, ...] = tables.HISTORY_OUTPUTS,
 ) -> dg.SensorResult:
     """One tick of the landing sensor (see the module docstring); pure of Dagster context for testing."""
     now = time.time() if now is None else now
@@ -225,7 +226,7 @@ def evaluate_landing(
         return result(f"{status}; {pending}" if waiting else status, [request] if request else None)
 
     requests, work, keys = plan_requests(
-        lakehouse, cursor, runs, max_partitions_per_run, now, backoff_s, log, max_rows_per_run
+        lakehouse, cursor, runs, max_partitions_per_run, now, backoff_s, log, max_rows_per_run, outputs
     )
     _forget_other_requests(cursor, keep=keys)
     if requests:
@@ -264,6 +265,7 @@ def build_landing_sensor(settings: Settings) -> dg.SensorDefinition:
             settings.max_partitions_per_run,
             settings.retry_backoff_s,
             max_rows_per_run=settings.max_rows_per_run,
+            outputs=tables.history_outputs(settings.postgres_enabled),
         )
 
     return landing_sensor

@@ -121,7 +121,7 @@ def _update(request: Request, queue: RunQueue) -> tuple[list[str], str]:
     result = evaluate_landing(
         LandingCursor(seen=first_look).dump(), landing, lakehouse, log,
         _NewAttempts(InstanceRunBook(queue.instance, log)), settings.max_partitions_per_run, settings.retry_backoff_s,
-        max_rows_per_run=settings.max_rows_per_run,
+        max_rows_per_run=settings.max_rows_per_run, outputs=tables.history_outputs(settings.postgres_enabled),
     )
     run_ids = []
     for wanted in result.run_requests or []:
@@ -137,7 +137,8 @@ def _rebuild(request: Request, queue: RunQueue, first: date, last: date) -> tupl
     if first < start or last >= end:
         raise Problem(422, f"the business dates run from {start} to {end - timedelta(days=1)}; {first}..{last} is outside")
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    work = current_plan(lakehouse, start, end, also=days)
+    outputs = tables.history_outputs(settings.postgres_enabled)
+    work = current_plan(lakehouse, start, end, also=days, outputs=outputs)
     ranges = work.ranges(settings.max_partitions_per_run, settings.max_rows_per_run)
     label = f"{first.isoformat()}..{last.isoformat()}"
     run_ids = [
@@ -146,7 +147,7 @@ def _rebuild(request: Request, queue: RunQueue, first: date, last: date) -> tupl
     ]
     # Queued after the ranges: the instance runs the pipeline's runs one at a time, in order (dagster.yaml's
     # tag concurrency limit), so the whole-history outputs are built from the rebuilt dates.
-    run_ids.append(queue.submit(history_job.name, {REBUILD_TAG: label}, history_selection(list(tables.HISTORY_OUTPUTS))))
+    run_ids.append(queue.submit(history_job.name, {REBUILD_TAG: label}, history_selection(list(outputs), outputs)))
     return run_ids, (
         f"queued {len(ranges)} range run(s) over {first}..{last} (with anything else behind) and the whole-history outputs"
     )

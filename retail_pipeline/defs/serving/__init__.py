@@ -1,1 +1,1 @@
-"""Serving assets: the DuckDB warehouse file and the KPI report."""
+"""Serving assets: the DuckDB warehouse file, the KPI report, and the marts published to Postgres."""
