@@ -31,7 +31,7 @@ DEPLOY = REPO / "deploy"
 # What .env must provide: compose refuses to start without any of them.
 SECRETS = ("DAGSTER_POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD", "RETAIL_S3_SECRET_KEY")
 REQUIRED = (*SECRETS, "DAGSTER_POSTGRES_USER", "DAGSTER_POSTGRES_DB", "MINIO_ROOT_USER", "RETAIL_S3_ACCESS_KEY")
-DAGSTER_SERVICES = ("user-code", "webserver", "daemon")
+DAGSTER_SERVICES = ("user-code", "webserver", "daemon", "api")
 LONG_RUNNING = ("postgres", "minio", *DAGSTER_SERVICES)
 HEALTHY, COMPLETED = "service_healthy", "service_completed_successfully"
 # Every service that holds a secret starts only once the one-shot secrets-check has passed.
@@ -44,6 +44,7 @@ EXPECTED_DEPENDS_ON = {
     "user-code": {**CHECKED, "postgres": HEALTHY, "minio-init": COMPLETED},
     "webserver": {**CHECKED, "postgres": HEALTHY, "user-code": HEALTHY},
     "daemon": {**CHECKED, "postgres": HEALTHY, "user-code": HEALTHY},
+    "api": {**CHECKED, "postgres": HEALTHY, "minio-init": COMPLETED},
 }
 CHECK_SECRETS = DEPLOY / "check-secrets.sh"
 LAKE_POLICY = DEPLOY / "lake-policy.sh"
@@ -116,7 +117,7 @@ def test_compose_file_is_valid_with_the_env_example(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-def test_compose_runs_the_secrets_check_postgres_minio_its_bucket_job_and_the_three_dagster_services(resolved):
+def test_compose_runs_the_secrets_check_postgres_minio_its_bucket_job_the_dagster_services_and_the_api(resolved):
     assert set(resolved["services"]) == set(EXPECTED_DEPENDS_ON)
 
 
@@ -140,6 +141,7 @@ def test_published_ports_bind_to_localhost_only(resolved):
             published[name] = port["target"]
     # The UI is reachable from the host; Postgres and the S3 API are not.
     assert published.get("webserver") == 3000
+    assert published.get("api") == 8000
     assert "postgres" not in published
 
 
@@ -205,6 +207,36 @@ def test_user_code_reaches_the_minio_bucket_and_keeps_landing_and_outputs_on_vol
         # Each output lies under a named volume, so it survives a new container.
         path = Path(environment[variable])
         assert any(m["type"] == "volume" and path.is_relative_to(t) for t, m in mounts.items()), variable
+
+
+def test_the_api_serves_the_pipelines_own_lakehouse_landing_zone_and_warehouse(resolved):
+    """The API plans and queues the runs the daemon executes in user code, and takes uploads into the landing
+    zone that code lands: the same settings and the same volumes; its health check is its /ready."""
+    services = resolved["services"]
+    api, user_code = services["api"], services["user-code"]
+    pipeline = [n for n in user_code["environment"] if n.startswith(("RETAIL_", "AWS_")) and n != "RETAIL_ALERT_WEBHOOK"]
+    assert {"RETAIL_LANDING_DIR", "RETAIL_LAKEHOUSE_URI", "RETAIL_WAREHOUSE_PATH", "RETAIL_POSTGRES_URL"} <= set(pipeline)
+    assert {n: api["environment"][n] for n in pipeline} == {n: user_code["environment"][n] for n in pipeline}
+    command = api["command"]
+    assert command[:2] == ["retail-pipeline", "serve"] and command[command.index("--port") + 1] == "8000"
+    assert "http://127.0.0.1:8000/ready" in " ".join(api["healthcheck"]["test"])
+    mounts = {m["target"]: m for m in api["volumes"]}
+    landing = api["environment"]["RETAIL_LANDING_DIR"]
+    assert mounts[landing]["source"] == {m["target"]: m for m in user_code["volumes"]}[landing]["source"]
+    warehouse = Path(api["environment"]["RETAIL_WAREHOUSE_PATH"])
+    (outputs,) = [m for t, m in mounts.items() if warehouse.is_relative_to(t)]
+    assert outputs["source"] == "outputs" and outputs.get("read_only") is True
+    assert mounts[api["environment"]["RETAIL_API_STATE_DIR"]]["type"] == "volume"  # keys survive a new container
+    # Runs the API queues name the code location the daemon launches them in.
+    from retail_pipeline.adapters.run_queue import LOCATION
+
+    (entry,) = yaml.safe_load((DEPLOY / "workspace.yaml").read_text())["load_from"]
+    (local,) = yaml.safe_load((REPO / "workspace.yaml").read_text())["load_from"]
+    assert entry["grpc_server"]["location_name"] == local["python_module"]["location_name"] == LOCATION
+    assert user_code["command"][user_code["command"].index("--location-name") + 1] == LOCATION
+    settings = Settings.from_env(api["environment"])
+    assert not settings.postgres_enabled  # .env.example leaves the publication off
+    assert settings.api_max_upload_mb == 1024
 
 
 @pytest.mark.parametrize("variable", REQUIRED)
