@@ -14,7 +14,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 # Range runs store their per-day materialisations in batches (retail_pipeline/adapters/event_log.py).
 export DAGSTER_EVENT_BATCH_SIZE ?= 500
 
-.PHONY: demo test dev install clean-data lock bench bench-api serve
+.PHONY: demo test dev install clean-data lock bench bench-api bench-postgres serve
 
 $(BIN)/.installed: pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required" or 0)'
@@ -69,3 +69,9 @@ bench: install
 BENCH_API_ARGS ?=
 bench-api: install
 	$(BIN)/python -m retail_pipeline_tests.bench_api $(BENCH_API_ARGS)
+
+# `make bench-postgres`: serving/postgres_marts' publication time and the readers' wait at its swap, on a real
+# Postgres on 127.0.0.1 (the demo warehouse by default: `make demo` first); see retail_pipeline_tests/bench_postgres.py.
+BENCH_POSTGRES_ARGS ?=
+bench-postgres: install
+	$(BIN)/python -m retail_pipeline_tests.bench_postgres $(BENCH_POSTGRES_ARGS)
