@@ -103,9 +103,9 @@ class RunQueue:
     def run_key_taken(self, key: str) -> bool:
         return bool(self.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/run_key": key}), limit=1))
 
-    def submit(self, job_name: str, tags: dict[str, str], asset_selection=None) -> str:
+    def submit(self, job_name: str, tags: dict[str, str], asset_selection=None, requested_by: str = "api") -> str:
         """Create a run of ``job_name`` (its assets, or ``asset_selection`` of them) with ``tags`` and queue it;
-        its run id."""
+        its run id. ``requested_by`` (``api:<key name>``) is its ``retail_pipeline/requested_by`` tag."""
         from dagster._core.definitions.selector import JobSubsetSelector
         from dagster._core.utils import make_new_run_id
 
@@ -123,7 +123,7 @@ class RunQueue:
                 job_name=job_name, run_id=make_new_run_id(), run_config={},
                 resolved_op_selection=remote_job.resolved_op_selection, step_keys_to_execute=None,
                 status=dg.DagsterRunStatus.NOT_STARTED, op_selection=None, root_run_id=None, parent_run_id=None,
-                tags={**(remote_job.run_tags or {}), **tags, REQUESTED_BY_TAG: "api"},
+                tags={**(remote_job.run_tags or {}), **tags, REQUESTED_BY_TAG: requested_by},
                 job_snapshot=remote_job.job_snapshot, execution_plan_snapshot=plan.execution_plan_snapshot,
                 parent_job_snapshot=remote_job.parent_job_snapshot, remote_job_origin=remote_job.get_remote_origin(),
                 job_code_origin=remote_job.get_python_origin(),

@@ -10,9 +10,11 @@ from retail_pipeline.defs.policies import key_of
 # A run over a range of daily partitions carries these tags (one run, not one per day).
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
-# Every run that writes the lakehouse carries this tag; dagster.yaml (and deploy/dagster.yaml) let one such
-# run out of the queue at a time, in the order they were queued: they would only wait for the writer lock
-# otherwise, a process each, and a rebuild's whole-history run must follow its range runs.
+# The runs the landing sensor and the API queue carry this tag; dagster.yaml (and deploy/dagster.yaml) let one
+# such run out of the queue at a time, in the order they were queued: they would only wait for the writer
+# lock otherwise, a process each, and a rebuild's whole-history run must follow its range runs. Not a job
+# tag: `retail-pipeline run` records its in-process runs in the same instance, and a killed one (left
+# STARTED, with no process the sensor could look at) would then hold the queue.
 WRITER_TAGS = {"retail_pipeline/writes": "lakehouse"}
 
 
@@ -29,32 +31,27 @@ HISTORY = _assets(*tables.HISTORY_TABLES) | dg.AssetSelection.groups("serving")
 landing_job = dg.define_asset_job(
     "landing_job",
     selection=LANDING | REFERENCE,
-    run_tags=WRITER_TAGS,
     description="Land the files of the landing zone (the manifest) and refresh the reference data.",
 )
 daily_job = dg.define_asset_job(
     "daily_job",
     selection=DAILY | HISTORY,
-    run_tags=WRITER_TAGS,
     description="Bronze, silver and gold for a business date or a range of them, then the whole-history marts.",
 )
 partitions_job = dg.define_asset_job(
     "partitions_job",
     selection=DAILY,
-    run_tags=WRITER_TAGS,
     description="Bronze, silver and daily gold for a business date or a range (one chunk of a backfill).",
 )
 nightly_job = dg.define_asset_job(
     "nightly_job",
     selection=LANDING | REFERENCE | DAILY | HISTORY,
-    run_tags=WRITER_TAGS,
     description="Land, refresh reference data, materialise one business date and the whole-history outputs (the "
     "nightly schedule's job; its other runs complete what the planner finds behind).",
 )
 history_job = dg.define_asset_job(
     "history_job",
     selection=HISTORY,
-    run_tags=WRITER_TAGS,
     description="The whole-history marts, from the daily tables as they stand.",
 )
 

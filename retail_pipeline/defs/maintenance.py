@@ -7,7 +7,6 @@ from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.maintenance import maintain
 from retail_pipeline.adapters.writer_lock import writer_lock
 from retail_pipeline.core import tables
-from retail_pipeline.defs.jobs import WRITER_TAGS
 from retail_pipeline.settings import DEFAULT_RETENTION_HOURS, Settings
 
 
@@ -54,7 +53,6 @@ def build_maintenance_job(settings: Settings) -> dg.JobDefinition:
         name="maintenance_job",
         config=maintenance_run_config(settings.vacuum_retention_hours),
         description="Table maintenance: compact small files, checkpoint, vacuum old files.",
-        run_tags=WRITER_TAGS,
     )
     def maintenance_job() -> None:
         maintain_tables()

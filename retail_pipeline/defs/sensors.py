@@ -47,8 +47,10 @@ from retail_pipeline.core.planning import (
     settled_listing,
 )
 from retail_pipeline.defs.jobs import (
+    ASSET_JOBS,
     RANGE_END_TAG,
     RANGE_START_TAG,
+    WRITER_TAGS,
     history_job,
     history_selection,
     landing_job,
@@ -68,6 +70,8 @@ class RunBook(Protocol):
 
     def run_status(self, run_id: str) -> str | None: ...
 
+    def sweep(self) -> None: ...
+
 
 class InstanceRunBook:
     """Run statuses from a Dagster instance. In a local instance (SQLite storage: ``make dev``, one machine)
@@ -84,6 +88,15 @@ class InstanceRunBook:
     def run_status(self, run_id: str) -> str | None:
         run = self.instance.get_run_by_id(run_id)
         return self._status(run) if run is not None else None
+
+    def sweep(self) -> None:
+        """Look at every STARTED run of the pipeline's jobs, whoever launched it (the UI, the API): a dead one
+        is marked failed, as its own requester would. dagster.yaml lets one lakehouse writer out of the queue
+        at a time, so a dead run left STARTED would hold every run queued after it."""
+        names = {job.name for job in ASSET_JOBS}
+        for run in self.instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+            if run.job_name in names:
+                self._status(run)
 
     def _status(self, run) -> str:
         if run.status == dg.DagsterRunStatus.STARTED and self._process_gone(run):
@@ -135,7 +148,8 @@ def _request(
     if attempt:
         log.info(f"{key}: its last run ended {status} and the work is still behind: asking again (attempt {attempt + 1})")
     cursor.requests[key] = [attempt, now]
-    return dg.RunRequest(run_key=run_key(key, attempt), **request)
+    tags = {**request.pop("tags", {}), **WRITER_TAGS}
+    return dg.RunRequest(run_key=run_key(key, attempt), tags=tags, **request)
 
 
 def confirm_succeeded(lakehouse: Lakehouse, runs: RunBook) -> None:
@@ -201,6 +215,7 @@ def evaluate_landing(
             return dg.SensorResult(run_requests=requests, cursor=cursor.dump())
         return dg.SensorResult(skip_reason=skip, cursor=cursor.dump())
 
+    runs.sweep()
     confirm_succeeded(lakehouse, runs)
     in_flight = [key for key, entry in cursor.requests.items() if runs.status(run_key(key, int(entry[0]))) not in FINISHED | {None}]
     if in_flight:

@@ -157,6 +157,27 @@ def test_a_run_the_api_queued_under_the_sensors_run_key_is_not_asked_for_again(s
     assert fresh.tick().skip_reason.skip_message.startswith("waiting for 1 run(s)")
 
 
+def test_a_dead_run_of_the_pipeline_is_marked_failed_whoever_launched_it(landing, lakehouse_root, tmp_path):
+    """A run launched from the UI (no run key of the sensor) whose process died stays STARTED in a local
+    instance; with dagster.yaml's one-writer-at-a-time limit it would hold the queue: a tick marks it failed.
+    A run of a job that is not the pipeline's is left alone."""
+    import subprocess
+
+    (tmp_path / "dagster").mkdir()
+    sensor = Sensor(landing, lakehouse_root, dg.DagsterInstance.local_temp(str(tmp_path / "dagster")))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead = {}
+    for job in ("partitions_job", "someone_elses_job"):
+        run = dg.DagsterRun(job_name=job, run_id=make_new_run_id(), status=dg.DagsterRunStatus.STARTED)
+        sensor.instance.add_run(run)
+        sensor.instance.report_engine_event(f"Started process for run (pid: {gone.pid}).", run)
+        dead[job] = run.run_id
+    sensor.tick()
+    assert sensor.instance.get_run_by_id(dead["partitions_job"]).status == dg.DagsterRunStatus.FAILURE
+    assert sensor.instance.get_run_by_id(dead["someone_elses_job"]).status == dg.DagsterRunStatus.STARTED
+
+
 def test_a_half_written_file_waits_and_temporary_names_never_land(sensor, landing):
     path = landing / "day.csv"
     write_csv(path, [line(date(2010, 12, 1), 536001)])

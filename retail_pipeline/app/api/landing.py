@@ -20,6 +20,7 @@ router = APIRouter(tags=["landing"])
 FIELD = "file"
 # Multipart framing and small fields around the file: a body this much over the limit is not read at all.
 FRAMING_BYTES = 64 * 1024
+HEADER_BYTES = 16 * 1024
 # After a refusal mid-body, this much more is read and dropped, so that the client reads the answer instead
 # of a connection reset; a longer body is cut off.
 DRAIN_BYTES = 64 * 2**20
@@ -77,7 +78,10 @@ class _Form:
         )
 
     def _add(self, attr: str, data: bytes) -> None:
-        setattr(self, attr, getattr(self, attr) + data)
+        value = getattr(self, attr) + data
+        if len(value) > HEADER_BYTES and self.error is None:
+            self.error = UploadError(400, f"a multipart part header is longer than {HEADER_BYTES} bytes")
+        setattr(self, attr, value[:HEADER_BYTES])
 
     def _part_begin(self) -> None:
         self._headers, self._target = {}, None
@@ -138,8 +142,12 @@ async def upload(request: Request, _key=Depends(require("upload"))) -> JSONRespo
     form = _Form(boundary, lambda filename: Incoming(root, filename, limit))
     received: Received | None = None
     try:
-        dropped = 0
+        dropped = read = 0
         async for chunk in request.stream():
+            read += len(chunk)
+            if form.error is None and read > limit + FRAMING_BYTES:
+                # Parts other than the file (dropped as they come) count too: the body as a whole is bounded.
+                form.error = UploadError(413, f"the body is larger than RETAIL_API_MAX_UPLOAD_MB ({settings.api_max_upload_mb} MiB)")
             if form.error is None:
                 form.parser.write(chunk)
             else:

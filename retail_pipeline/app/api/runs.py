@@ -24,6 +24,7 @@ from retail_pipeline.defs.jobs import (
     ASSET_JOBS,
     RANGE_END_TAG,
     RANGE_START_TAG,
+    WRITER_TAGS,
     history_job,
     history_selection,
     partitions_job,
@@ -103,6 +104,9 @@ class _NewAttempts:
     def run_status(self, run_id: str) -> str | None:
         return self.book.run_status(run_id)
 
+    def sweep(self) -> None:
+        self.book.sweep()
+
 
 def _free_key(queue: RunQueue, key_with_attempt: str) -> str:
     key = key_with_attempt.rsplit("#", 1)[0]
@@ -112,7 +116,7 @@ def _free_key(queue: RunQueue, key_with_attempt: str) -> str:
     return run_key(key, attempt)
 
 
-def _update(request: Request, queue: RunQueue) -> tuple[list[str], str]:
+def _update(request: Request, queue: RunQueue, by: str) -> tuple[list[str], str]:
     state = request.app.state
     settings, lakehouse = state.settings, state.lakehouse
     landing = LandingZone(root=settings.landing_dir)
@@ -125,13 +129,13 @@ def _update(request: Request, queue: RunQueue) -> tuple[list[str], str]:
     )
     run_ids = []
     for wanted in result.run_requests or []:
-        tags = {**wanted.tags, "dagster/run_key": _free_key(queue, wanted.run_key)}
-        run_ids.append(queue.submit(wanted.job_name, tags, wanted.asset_selection))
+        tags = {**wanted.tags, "dagster/run_key": _free_key(queue, wanted.run_key)}  # the sensor's, writer tag included
+        run_ids.append(queue.submit(wanted.job_name, tags, wanted.asset_selection, requested_by=by))
     reason = result.skip_reason.skip_message if result.skip_reason else ""
     return run_ids, reason or f"queued {len(run_ids)} run(s): what the landing sensor would ask for now"
 
 
-def _rebuild(request: Request, queue: RunQueue, first: date, last: date) -> tuple[list[str], str]:
+def _rebuild(request: Request, queue: RunQueue, first: date, last: date, by: str) -> tuple[list[str], str]:
     settings, lakehouse = request.app.state.settings, request.app.state.lakehouse
     start, end = partition_bounds()
     if first < start or last >= end:
@@ -142,12 +146,20 @@ def _rebuild(request: Request, queue: RunQueue, first: date, last: date) -> tupl
     ranges = work.ranges(settings.max_partitions_per_run, settings.max_rows_per_run)
     label = f"{first.isoformat()}..{last.isoformat()}"
     run_ids = [
-        queue.submit(partitions_job.name, {RANGE_START_TAG: a.isoformat(), RANGE_END_TAG: b.isoformat(), REBUILD_TAG: label})
+        queue.submit(
+            partitions_job.name,
+            {RANGE_START_TAG: a.isoformat(), RANGE_END_TAG: b.isoformat(), REBUILD_TAG: label, **WRITER_TAGS},
+            requested_by=by,
+        )
         for a, b in ranges
     ]
     # Queued after the ranges: the instance runs the pipeline's runs one at a time, in order (dagster.yaml's
     # tag concurrency limit), so the whole-history outputs are built from the rebuilt dates.
-    run_ids.append(queue.submit(history_job.name, {REBUILD_TAG: label}, history_selection(list(outputs), outputs)))
+    run_ids.append(
+        queue.submit(
+            history_job.name, {REBUILD_TAG: label, **WRITER_TAGS}, history_selection(list(outputs), outputs), requested_by=by
+        )
+    )
     return run_ids, (
         f"queued {len(ranges)} range run(s) over {first}..{last} (with anything else behind) and the whole-history outputs"
     )
@@ -159,7 +171,7 @@ def _rebuild(request: Request, queue: RunQueue, first: date, last: date) -> tupl
     summary="Queue the runs the planner asks for now, or a rebuild of a range of business dates",
     responses={**_ACCEPTED, **documented(400, *KEYED)},
 )
-def submit_runs(request: Request, body: RunAction, _key=Depends(require("run"))) -> JSONResponse:
+def submit_runs(request: Request, body: RunAction, key=Depends(require("run"))) -> JSONResponse:
     """`{"action": "update"}` queues exactly what the landing sensor would ask for now (landing new files, then
     the business dates behind, then the whole-history outputs: one step per call, as the sensor does);
     `{"action": "rebuild", "from": "2011-06-01", "to": "2011-06-30"}` queues those dates and the whole-history
@@ -170,15 +182,17 @@ def submit_runs(request: Request, body: RunAction, _key=Depends(require("run")))
         queue.check_daemon()
     except NoDaemon as exc:
         raise Problem(503, str(exc), {"Retry-After": "30"}) from exc
+    InstanceRunBook(queue.instance, log).sweep()  # a dead run is not in flight
     in_flight = queue.in_flight()
     if in_flight:
         run_ids, submitted = [run.run_id for run in in_flight], False
         detail = f"{len(in_flight)} run(s) of the pipeline are queued or running: nothing new was queued; follow them"
     else:
+        by = f"api:{key.name}"
         if body.action == "update":
-            run_ids, detail = _update(request, queue)
+            run_ids, detail = _update(request, queue, by)
         else:
-            run_ids, detail = _rebuild(request, queue, body.first, body.last)
+            run_ids, detail = _rebuild(request, queue, body.first, body.last, by)
         submitted = bool(run_ids)
     runs = [_as_json(queue.run(run_id)) for run_id in run_ids]
     return JSONResponse(
