@@ -70,6 +70,7 @@ class RunQueue:
         self.instance, self.jobs = instance, jobs
         self._workspace = None
         self._lock = threading.Lock()
+        self.deciding = threading.Lock()  # held by a request from planning to queueing (app/api/runs.py)
 
     def check_daemon(self) -> None:
         """``NoDaemon`` unless the instance queues runs and a daemon dequeues them (a recent heartbeat)."""

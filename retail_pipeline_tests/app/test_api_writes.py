@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,6 @@ import pytest
 
 from retail_pipeline.adapters.landing_zone import LandingZone
 from retail_pipeline.app.generate import generate_landing
-from retail_pipeline.app.runner import run_pipeline
 from retail_pipeline_tests.app.api_site import running_api
 from retail_pipeline_tests.conftest import HEADER_I
 
@@ -220,6 +218,36 @@ def test_without_a_daemon_a_run_request_is_a_503_saying_how_to_start_one(empty_s
     assert instance.get_runs_count() == 1  # nothing was queued
 
 
+def test_concurrent_update_requests_queue_the_work_once(empty_site, tmp_path):
+    """Three clients ask for an update at once: one landing run is queued, and every answer names it. (A
+    daemon heartbeat written by the test stands for the daemon: nothing executes the queued run.)"""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dagster._daemon.types import DaemonHeartbeat
+
+    landing = empty_site / "landing"
+    landing.mkdir()
+    (landing / "monday.csv").write_bytes(_csv(3))
+    (tmp_path / "dagster").mkdir()
+    instance = dg.DagsterInstance.local_temp(str(tmp_path / "dagster"))
+    instance.add_daemon_heartbeat(DaemonHeartbeat(time.time(), "QUEUED_RUN_COORDINATOR", "test", None))
+    with running_api(empty_site, instance=instance, RETAIL_LANDING_DIR=str(landing)) as api:
+
+        def ask(_):
+            with api.client("run") as client:
+                return client.post("/v1/runs", json={"action": "update"})
+
+        with ThreadPoolExecutor(3) as pool:
+            answers = list(pool.map(ask, range(3)))
+    assert [a.status_code for a in answers] == [202] * 3, [a.text for a in answers]
+    runs = instance.get_runs()
+    assert [run.job_name for run in runs] == ["landing_job"]
+    assert {tuple(a.json()["run_ids"]) for a in answers} == {(runs[0].run_id,)}
+    assert sorted(a.json()["submitted"] for a in answers) == [False, False, True]
+    assert runs[0].tags["retail_pipeline/requested_by"] == "api:run"
+    assert runs[0].tags["retail_pipeline/writes"] == "lakehouse" and runs[0].tags["dagster/run_key"].endswith("#0")
+
+
 def _start_daemon(home: Path, environ: dict[str, str]) -> subprocess.Popen:
     log = (home / "daemon.log").open("wb")
     return subprocess.Popen(
@@ -241,11 +269,14 @@ def _wait_for(condition, seconds: float, what: str, log: Path | None = None):
 
 def test_with_a_daemon_uploads_and_run_requests_build_the_lakehouse(tmp_path, monkeypatch):
     """Day files uploaded through the API, then `update` and `rebuild` requests: the daemon executes the queued
-    runs (landing, the rebuilt range, the whole-history outputs), the API answers their status, and the
-    KPIs it serves equal a warehouse built from the same files by `retail-pipeline run`."""
+    runs (landing, the rebuilt range, the whole-history outputs), the API answers their status and serves the
+    KPIs of the warehouse they built, and every uploaded line is in bronze."""
     home, site = tmp_path / "home", tmp_path / "site"
     home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    # The project's instance, its queue polled every second instead of every 5 s (the runs here are short).
+    config = (REPO / "dagster.yaml").read_text()
+    assert "        limit: 1\n" in config
+    (home / "dagster.yaml").write_text(config.replace("        limit: 1\n", "        limit: 1\n    dequeue_interval_seconds: 1\n", 1))
     environ = {
         "DAGSTER_HOME": str(home), "DAGSTER_DATA_DIR": str(home / "data"), "DAGSTER_DISABLE_TELEMETRY": "1",
         "RETAIL_LANDING_DIR": str(site / "landing"), "RETAIL_LAKEHOUSE_URI": str(site / "lakehouse"),
@@ -293,10 +324,7 @@ def test_with_a_daemon_uploads_and_run_requests_build_the_lakehouse(tmp_path, mo
     finally:
         os.killpg(daemon.pid, signal.SIGTERM)
         daemon.wait(timeout=30)
-    # The same files run by `retail-pipeline run` in this process: the served KPIs are that warehouse's.
-    local = tmp_path / "local"
-    run_pipeline(str(days), str(local / "lakehouse"), dg.DagsterInstance.ephemeral(), say=lambda _: None)
-    with duckdb.connect(str(local / "warehouse.duckdb"), read_only=True) as conn:
+    with duckdb.connect(str(site / "warehouse.duckdb"), read_only=True) as conn:
         expected = conn.sql("SELECT * FROM monthly_kpis ORDER BY month").pl()
     served = pl.DataFrame(kpis["rows"], schema=kpis["columns"], orient="row")
     assert served.columns == expected.columns and served.height == expected.height == 1

@@ -99,22 +99,15 @@ def test_a_run_with_postgres_configured_publishes_every_mart_equal_to_the_wareho
         comment = cur.fetchone()[0]
         cur.execute(f"SELECT obj_description('{SCHEMA}.monthly_kpis'::regclass), rows FROM {SCHEMA}._publication")
         table_comment, rows = cur.fetchone()
-        cur.execute(f"SELECT published_at FROM {SCHEMA}._publication")
-        first_publication = cur.fetchone()[0]
     conn.close()
     assert comment == tables.MONTHLY_KPIS.descriptions()["new_customers"]
     assert table_comment == descriptions()["monthly_kpis"][0] and table_comment.startswith("gold/monthly_kpis")
     assert rows == {name: figures[0] for name, figures in expected.items()}
-    # The planner counts the publication among the whole-history outputs: up to date now, so a second run
-    # publishes nothing.
+    # The planner counts the publication among the whole-history outputs, recorded as built from the warehouse:
+    # up to date now, so a next run publishes nothing.
     start, end = partition_bounds()
     outputs = tables.history_outputs(postgres=True)
     assert current_plan(Lakehouse(root=str(lake)), start, end, outputs=outputs).history == []
-    run_pipeline(str(landing), str(lake), dg.DagsterInstance.ephemeral(), say=lambda _: None)
-    with _connect(pg) as conn, conn.cursor() as cur:
-        cur.execute(f"SELECT published_at FROM {SCHEMA}._publication")
-        assert cur.fetchone()[0] == first_publication
-    conn.close()
 
 
 def _second_version(source: Path, target: Path) -> None:

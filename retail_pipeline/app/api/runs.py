@@ -182,6 +182,13 @@ def submit_runs(request: Request, body: RunAction, key=Depends(require("run"))) 
         queue.check_daemon()
     except NoDaemon as exc:
         raise Problem(503, str(exc), {"Retry-After": "30"}) from exc
+    # One request at a time decides and queues: two at once would both find nothing in flight and queue the
+    # same work twice.
+    with queue.deciding:
+        return _submit(request, queue, body, key)
+
+
+def _submit(request: Request, queue: RunQueue, body: RunAction, key) -> JSONResponse:
     InstanceRunBook(queue.instance, log).sweep()  # a dead run is not in flight
     in_flight = queue.in_flight()
     if in_flight:
