@@ -27,22 +27,9 @@ def pytest_configure(config):
         _start_healing_scenario()
 
 
-# Modules holding the slowest tests (their slowest test's seconds on 2 cores, `pytest --durations`) run first,
-# each kept whole (its module fixtures are built once): the two workers then end together on short tests,
-# instead of one of them finishing a minute-long test alone at the end.
-SLOW_MODULES = {
-    "test_object_store.py": 66, "test_api_writes.py": 25, "test_incremental_history.py": 51, "test_safety.py": 40,
-    "test_cli.py": 28, "test_erasure.py": 22, "test_automation.py": 22, "test_serving.py": 20,
-    "test_postgres_marts.py": 15, "test_api.py": 17,
-}
-
-
 def pytest_collection_modifyitems(items):
-    """The modules of the slowest tests first (``SLOW_MODULES``); the tests of the healing scenario (built in
-    the background as the session starts) after those of ``core/``: by then it is ready, and no worker waits
-    idle for it."""
-    weight = {id(item): SLOW_MODULES.get(item.path.name, 0) for item in items}
-    items.sort(key=lambda item: -weight[id(item)])  # stable: each module's tests stay together, in order
+    """The tests of the healing scenario (built in the background as the session starts) run after those of
+    ``core/``: by then it is ready, and no worker waits idle for it."""
     waiting = [item for item in items if "scenario" in getattr(item, "fixturenames", ())]
     if not waiting:
         return
