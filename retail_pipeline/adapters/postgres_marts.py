@@ -248,6 +248,32 @@ class PostgresMarts(dg.ConfigurableResource):
                 log.info(f"waiting for readers of {schema} to finish a statement or transaction ({waited:.1f} s)")
             time.sleep(min(0.2, 0.01 * attempts))
 
+    def customer_rows(self, customer_id: str, key: int) -> dict[str, int]:
+        """Rows of one customer (``customer_id`` as silver normalises it, or its ``customer_key``) per table of the
+        published and the staging schema: what an erasure verifies is 0."""
+        found: dict[str, int] = {}
+        with closing(self.connect()) as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT table_schema, table_name, column_name FROM information_schema.columns WHERE table_schema "
+                "IN (%s, %s) AND column_name IN ('customer_id', 'customer_key') ORDER BY 1, 2, 3",
+                (self.schema_name, self.schema_name + STAGING_SUFFIX),
+            )
+            columns: dict[tuple[str, str], list[str]] = {}
+            for schema, table, column in cur.fetchall():
+                columns.setdefault((schema, table), []).append(column)
+            for (schema, table), names in columns.items():
+                tests = []
+                if "customer_id" in names:
+                    tests.append("regexp_replace(trim(customer_id::text), '\\.0+$', '') = %(id)s")
+                if "customer_key" in names:
+                    tests.append("customer_key::text = %(key)s")
+                cur.execute(
+                    f"SELECT count(*) FROM {_quoted(schema)}.{_quoted(table)} WHERE {' OR '.join(tests)}",
+                    {"id": customer_id, "key": str(key)},
+                )
+                found[f"{schema}.{table}"] = cur.fetchone()[0]
+        return found
+
     @staticmethod
     def _holders(conn, schema: str) -> str:
         with conn.cursor() as cur:

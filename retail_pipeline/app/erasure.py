@@ -1,5 +1,6 @@
 """The right to erasure: ``retail-pipeline forget-customer ID`` removes one customer from every table of the
-lakehouse and from the warehouse, and deletes the old files that held them.
+lakehouse, from the warehouse and (where the marts are published there) from Postgres, and deletes the old
+files that held them.
 
 The landing zone is the source of truth (DESIGN.md "Landing"), so removing rows from the tables is not enough:
 the next rebuild would land them again. The customer goes into an erasure register, ``bronze/erased_customers``
@@ -16,6 +17,7 @@ What the command cannot erase, and says so:
 - Dagster's event log: each materialisation records a preview of the first 5 rows of the table it wrote, with
   the customer columns hidden (``retail_pipeline.core.preview``); runs made by releases before that may show the
   customer there (delete those runs in the UI, or wipe the instance's storage);
+- the backups of a Postgres database the marts are published to (its own retention);
 - the register itself holds the customer's id: it is what keeps them out.
 """
 
@@ -27,9 +29,10 @@ from pathlib import Path
 from retail_pipeline.adapters.erasure_register import REGISTER, Found, find_customer, register, registered
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.maintenance import Vacuumed, vacuum_all
+from retail_pipeline.adapters.postgres_marts import PublishError
 from retail_pipeline.adapters.staging import StagedRecords
 from retail_pipeline.app.runner import RunFailed, run_pipeline
-from retail_pipeline.core.erasure import normalise_id
+from retail_pipeline.core.erasure import customer_key, normalise_id
 from retail_pipeline.core.tables import catalogue
 from retail_pipeline.defs.resources import build_resources
 
@@ -43,8 +46,9 @@ CANNOT_ERASE = (
     "register keeps their records out of bronze meanwhile; a file landed again is parsed into the staging "
     "cache, _staging, like any new file, and its copy goes when the file does); (2) Dagster's event log of runs "
     "made by releases before previews hid customer columns: their asset metadata shows 5 rows of each table "
-    "they wrote (delete those runs in the UI, or wipe the instance's storage); (3) the register "
-    "bronze/erased_customers keeps the id: it is what keeps them out."
+    "they wrote (delete those runs in the UI, or wipe the instance's storage); (3) the backups of a Postgres "
+    "database the marts are published to (its point-in-time recovery keeps old versions for its own retention); "
+    "(4) the register bronze/erased_customers keeps the id: it is what keeps them out."
 )
 
 
@@ -58,6 +62,7 @@ class ErasureReport:
     vacuumed: list[Vacuumed] = field(default_factory=list)
     after: Found | None = None
     pipeline: object = None  # the runner's PipelineReport of the rebuild
+    postgres: dict[str, int] | None = None  # rows left per published table, where the marts go to Postgres
 
 
 def forget_customer(
@@ -113,6 +118,14 @@ def forget_customer(
     left = report.after.holding() + [
         f"{v.table} ({v.files_left_unreferenced} old files left in storage)" for v in report.vacuumed if v.files_left_unreferenced
     ]
+    if "postgres" in resources:  # the rebuild above published the marts again (a whole-history output)
+        try:
+            # Outside a run, the resource's dg.EnvVar fields are resolved here.
+            postgres = resources["postgres"].process_config_and_initialize()
+            report.postgres = postgres.customer_rows(customer_id, customer_key(customer_id))
+        except PublishError as exc:
+            raise ErasureError(f"customer {customer_id}: the Postgres marts could not be checked ({exc})") from None
+        left += [f"postgres {table} ({n})" for table, n in report.postgres.items() if n]
     if left:
         raise ErasureError(f"customer {customer_id} is still in: {', '.join(left)}")
     return report
@@ -137,7 +150,8 @@ def erasure_summary(report: ErasureReport) -> str:
         f"Files vacuumed: {sum(v.files_vacuumed for v in report.vacuumed):,} old data files deleted from "
         f"{len(report.vacuumed)} tables (retention 0), and the Delta logs of old versions",
         f"Verified: 0 rows of customer {report.customer_id} remain in the {len(report.after.rows)} tables with a "
-        "customer column and in the warehouse file.",
+        "customer column and in the warehouse file"
+        + (f", nor in the {len(report.postgres)} published Postgres tables with one." if report.postgres is not None else "."),
         CANNOT_ERASE,
     ]
     return "\n".join(lines)

