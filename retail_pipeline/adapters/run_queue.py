@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -35,6 +36,10 @@ IN_FLIGHT = (
 
 class NoDaemon(Exception):
     """Nothing would execute a queued run; the message says how to start what is missing."""
+
+
+class DefinitionsError(RuntimeError):
+    """The definitions (``retail_pipeline.definitions``) do not load in this process: no run can be made."""
 
 
 @dataclass(frozen=True)
@@ -144,11 +149,16 @@ class RunQueue:
             origin = InProcessCodeLocationOrigin(
                 loadable_target_origin=LoadableTargetOrigin(module_name=DEFINITIONS_MODULE), location_name=LOCATION
             )
-            self._workspace = WorkspaceProcessContext(self.instance, InProcessWorkspaceLoadTarget(origin))
+            with warnings.catch_warnings():
+                # Dagster warns with the whole stack trace of a location that fails to load; the error is
+                # reported below, in one line, to the client.
+                warnings.simplefilter("ignore", UserWarning)
+                self._workspace = WorkspaceProcessContext(self.instance, InProcessWorkspaceLoadTarget(origin))
         context = self._workspace.create_request_context()
         error = context.get_code_location_error(LOCATION)
         if error:
-            raise RuntimeError(f"the definitions did not load: {root_cause(error).splitlines()[0]}")
+            self._workspace = None  # loaded again at the next request, once the cause is fixed
+            raise DefinitionsError(f"the definitions did not load: {root_cause(error).splitlines()[0]}")
         return context
 
     def run(self, run_id: str) -> RunInfo | None:

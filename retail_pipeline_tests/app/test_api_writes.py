@@ -248,6 +248,24 @@ def test_concurrent_update_requests_queue_the_work_once(empty_site, tmp_path):
     assert runs[0].tags["retail_pipeline/writes"] == "lakehouse" and runs[0].tags["dagster/run_key"].endswith("#0")
 
 
+def test_definitions_that_do_not_load_are_a_503_naming_the_setting(empty_site, tmp_path, monkeypatch):
+    """The runs are made from the definitions loaded in the API's process: a bad setting there (one the API
+    itself does not read) is a 503 that names it, not a 500, and nothing is queued."""
+    from dagster._daemon.types import DaemonHeartbeat
+
+    landing = empty_site / "landing"
+    landing.mkdir()
+    (landing / "monday.csv").write_bytes(_csv(3))
+    (tmp_path / "dagster").mkdir()
+    instance = dg.DagsterInstance.local_temp(str(tmp_path / "dagster"))
+    instance.add_daemon_heartbeat(DaemonHeartbeat(time.time(), "QUEUED_RUN_COORDINATOR", "test", None))
+    with running_api(empty_site, instance=instance, RETAIL_LANDING_DIR=str(landing)) as api, api.client("run") as client:
+        monkeypatch.setenv("RETAIL_SCHEDULE_TIME", "2am")
+        body = _problem(client.post("/v1/runs", json={"action": "update"}), 503)
+    assert "the definitions did not load" in body["detail"] and "RETAIL_SCHEDULE_TIME" in body["detail"]
+    assert instance.get_runs_count() == 0
+
+
 def _start_daemon(home: Path, environ: dict[str, str]) -> subprocess.Popen:
     log = (home / "daemon.log").open("wb")
     return subprocess.Popen(

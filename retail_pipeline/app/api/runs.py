@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 
 from retail_pipeline.adapters.lakehouse_state import current_plan
 from retail_pipeline.adapters.landing_zone import LandingZone
-from retail_pipeline.adapters.run_queue import NoDaemon, RunQueue
+from retail_pipeline.adapters.run_queue import DefinitionsError, NoDaemon, RunQueue
 from retail_pipeline.app.api.problems import KEYED, Problem, documented
 from retail_pipeline.app.api.security import require
 from retail_pipeline.core import tables
@@ -185,7 +185,10 @@ def submit_runs(request: Request, body: RunAction, key=Depends(require("run"))) 
     # One request at a time decides and queues: two at once would both find nothing in flight and queue the
     # same work twice.
     with queue.deciding:
-        return _submit(request, queue, body, key)
+        try:
+            return _submit(request, queue, body, key)
+        except DefinitionsError as exc:
+            raise Problem(503, f"{exc}: fix the settings of the API's process (the same as the daemon's)") from exc
 
 
 def _submit(request: Request, queue: RunQueue, body: RunAction, key) -> JSONResponse:
