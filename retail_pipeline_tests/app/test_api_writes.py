@@ -218,19 +218,25 @@ def test_without_a_daemon_a_run_request_is_a_503_saying_how_to_start_one(empty_s
     assert instance.get_runs_count() == 1  # nothing was queued
 
 
-def test_concurrent_update_requests_queue_the_work_once(empty_site, tmp_path):
-    """Three clients ask for an update at once: one landing run is queued, and every answer names it. (A
-    daemon heartbeat written by the test stands for the daemon: nothing executes the queued run.)"""
-    from concurrent.futures import ThreadPoolExecutor
-
+def _file_and_a_queue(site: Path, tmp_path: Path) -> tuple[Path, dg.DagsterInstance]:
+    """A landing zone with one day file, and a file-backed instance whose run queue looks served: a daemon
+    heartbeat written here stands for the daemon (nothing executes what is queued)."""
     from dagster._daemon.types import DaemonHeartbeat
 
-    landing = empty_site / "landing"
+    landing = site / "landing"
     landing.mkdir()
     (landing / "monday.csv").write_bytes(_csv(3))
     (tmp_path / "dagster").mkdir()
     instance = dg.DagsterInstance.local_temp(str(tmp_path / "dagster"))
     instance.add_daemon_heartbeat(DaemonHeartbeat(time.time(), "QUEUED_RUN_COORDINATOR", "test", None))
+    return landing, instance
+
+
+def test_concurrent_update_requests_queue_the_work_once(empty_site, tmp_path):
+    """Three clients ask for an update at once: one landing run is queued, and every answer names it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    landing, instance = _file_and_a_queue(empty_site, tmp_path)
     with running_api(empty_site, instance=instance, RETAIL_LANDING_DIR=str(landing)) as api:
 
         def ask(_):
@@ -251,14 +257,7 @@ def test_concurrent_update_requests_queue_the_work_once(empty_site, tmp_path):
 def test_definitions_that_do_not_load_are_a_503_naming_the_setting(empty_site, tmp_path, monkeypatch):
     """The runs are made from the definitions loaded in the API's process: a bad setting there (one the API
     itself does not read) is a 503 that names it, not a 500, and nothing is queued."""
-    from dagster._daemon.types import DaemonHeartbeat
-
-    landing = empty_site / "landing"
-    landing.mkdir()
-    (landing / "monday.csv").write_bytes(_csv(3))
-    (tmp_path / "dagster").mkdir()
-    instance = dg.DagsterInstance.local_temp(str(tmp_path / "dagster"))
-    instance.add_daemon_heartbeat(DaemonHeartbeat(time.time(), "QUEUED_RUN_COORDINATOR", "test", None))
+    landing, instance = _file_and_a_queue(empty_site, tmp_path)
     with running_api(empty_site, instance=instance, RETAIL_LANDING_DIR=str(landing)) as api, api.client("run") as client:
         monkeypatch.setenv("RETAIL_SCHEDULE_TIME", "2am")
         body = _problem(client.post("/v1/runs", json={"action": "update"}), 503)
